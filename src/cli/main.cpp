@@ -1,0 +1,104 @@
+// `sgdsweep`: the command line. Parses flags with CLI11 and hands over to sweep/; nothing else.
+#include <mpi.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "comm/communicator.hpp"
+#include "ops/registry.hpp"
+#include "spec/spec.hpp"
+#include "sweep/runner.hpp"
+#include "util/log.hpp"
+#include "util/version.hpp"
+
+namespace {
+
+constexpr const char* kDescription =
+    "sgdsweep — sweeps of learning rate × seed × batch size × optimizer for \"On the "
+    "Generalization Benefit of Noise in SGD\" (Smith, Elsen & De, ICML 2020).\n"
+    "Run it under mpirun/srun: the trials of the grid are divided among all ranks (one rank per "
+    "core), and every curve goes into one parallel HDF5 file. Read that file with "
+    "sgdsweep-analyze, or with h5py (docs/hdf5-schema.md).";
+
+int run_command(const std::string& spec_path, const std::string& output, bool overwrite,
+                const sgdsweep::comm::Communicator& world) {
+  using namespace sgdsweep;
+  spec::Spec spec;
+  // Every rank reads and validates the same file, so every rank fails alike on a bad spec.
+  try {
+    spec = spec::load_spec(spec_path);
+  } catch (const Error& e) {
+    if (world.rank() == 0) log::error(e.what());
+    return 1;
+  }
+  sweep::RunOptions options;
+  options.output_path = output;
+  options.overwrite = overwrite;
+  const sweep::RunSummary summary = sweep::run_sweep(spec, options, world);
+  if (world.rank() == 0) {
+    log::info("done: ", summary.trials, " trials (", summary.finished, " finished, ",
+              summary.diverged, " diverged, ", summary.failed, " failed) in ",
+              summary.wall_seconds, " s; results in ", output);
+  }
+  return summary.failed > 0 ? 2 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int exit_code = 0;
+  {
+    sgdsweep::ops::Runtime runtime(argc, argv);
+    sgdsweep::comm::Communicator world(MPI_COMM_WORLD);
+    sgdsweep::log::configure(sgdsweep::log::Level::info, world.size() > 1 ? world.rank() : -1);
+
+    CLI::App app{kDescription, "sgdsweep"};
+    app.set_version_flag("--version", std::string(sgdsweep::kVersion) + " (" +
+                                          sgdsweep::kGitDescribe + ")");
+    app.require_subcommand(1);
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level, "error | warn | info | debug (default: info)")
+        ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+
+    CLI::App* run = app.add_subcommand(
+        "run",
+        "Run every trial of a spec and write the sweep file.\n"
+        "Example: mpirun -np 2 sgdsweep run input/fashion-mnist-demo.toml --out demo.h5");
+    std::string spec_path;
+    std::string output;
+    bool overwrite = false;
+    run->add_option("spec", spec_path, "sweep spec (TOML; every key is documented in docs/spec.md)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    run->add_option("--out,-o", output,
+                    "HDF5 file to create (written as FILE.partial until its layout is on disk)")
+        ->required();
+    run->add_flag("--overwrite", overwrite, "replace FILE if it exists (otherwise it is an error)");
+
+    bool parsed = false;
+    try {
+      app.parse(argc, argv);
+      parsed = true;
+    } catch (const CLI::ParseError& e) {
+      // Every rank parses the same arguments; only rank 0 speaks.
+      exit_code = world.rank() == 0 ? app.exit(e) : e.get_exit_code();
+    }
+    if (parsed && app.got_subcommand(run)) {
+      sgdsweep::log::configure(sgdsweep::log::parse_level(log_level),
+                               world.size() > 1 ? world.rank() : -1);
+      try {
+        exit_code = run_command(spec_path, output, overwrite, world);
+      } catch (const sgdsweep::sweep::CollectiveError& e) {
+        sgdsweep::log::error(e.what());
+        exit_code = 1;
+      } catch (const std::exception& e) {
+        // Only this rank knows: the others may be waiting in a collective, so end the job.
+        sgdsweep::log::error(e.what(), " (aborting all ranks)");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+      }
+    }
+  }
+  MPI_Finalize();
+  return exit_code;
+}

@@ -1,0 +1,37 @@
+// An owned MPI communicator (duplicated on construction, freed on destruction) and the few
+// collectives the sweep needs. Communicators are passed in; nothing below cli/ and sweep/ names
+// MPI_COMM_WORLD.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+namespace sgdsweep::comm {
+
+class Communicator {
+ public:
+  // Duplicates `parent` (collective over it), so our traffic never mixes with anyone else's.
+  explicit Communicator(MPI_Comm parent);
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  MPI_Comm get() const { return comm_; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+  void barrier() const;
+  // True on every rank iff `ok` is true on every rank (collective).
+  bool all_ok(bool ok) const;
+  double max(double value) const;
+  double sum(double value) const;
+  long long sum(long long value) const;
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace sgdsweep::comm

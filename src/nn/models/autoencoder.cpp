@@ -1,0 +1,88 @@
+// The Sutskever et al. autoencoder: layer stack, initialisation, training and evaluation passes.
+#include "nn/models/autoencoder.hpp"
+
+#include <algorithm>
+
+#include "nn/init.hpp"
+#include "util/error.hpp"
+
+namespace sgdsweep::nn {
+
+namespace {
+constexpr int kSparseConnections = 15;  // Martens (2010)
+constexpr int kCodeLayer = 3;           // 250 → 30: the linear code
+}  // namespace
+
+AutoencoderInit parse_autoencoder_init(const std::string& name) {
+  if (name == "sparse") return AutoencoderInit::sparse;
+  if (name == "glorot") return AutoencoderInit::glorot;
+  fail("unknown autoencoder init '", name, "' (valid: sparse, glorot)");
+}
+
+Autoencoder::Autoencoder(ops::Backend& backend, std::int64_t max_batch, AutoencoderInit init,
+                         std::uint64_t seed)
+    : backend_(backend), max_batch_(max_batch), parameters_(backend) {
+  const int layer_count = static_cast<int>(kWidths.size()) - 1;
+  layers_.reserve(layer_count);
+  for (int l = 0; l < layer_count; ++l) {
+    const Activation activation = l == kCodeLayer ? Activation::none : Activation::sigmoid;
+    layers_.emplace_back(parameters_, concat("layer", l), kWidths[l], kWidths[l + 1], activation);
+    activations_.emplace_back(backend, static_cast<std::size_t>(max_batch * kWidths[l + 1]));
+  }
+  parameters_.allocate();
+  const std::int64_t widest = *std::max_element(kWidths.begin(), kWidths.end());
+  gradient_a_ = ops::Buffer<float>(backend, static_cast<std::size_t>(max_batch * widest));
+  gradient_b_ = ops::Buffer<float>(backend, static_cast<std::size_t>(max_batch * widest));
+
+  std::vector<float> initial(static_cast<std::size_t>(parameters_.size()), 0.0f);
+  const CounterRng rng(seed, RngPurpose::init);
+  for (int l = 0; l < layer_count; ++l) {
+    const Dense& layer = layers_[l];
+    float* weights = initial.data() + layer.weight_offset();
+    if (init == AutoencoderInit::sparse) {
+      sparse_init(weights, layer.out_features(), layer.in_features(), kSparseConnections, rng, l);
+    } else {
+      glorot_uniform_init(weights, layer.out_features(), layer.in_features(), rng, l);
+    }
+  }
+  parameters_.upload_values(initial);
+}
+
+void Autoencoder::check_batch(const Batch& batch) const {
+  if (batch.size <= 0 || batch.size > max_batch_) {
+    fail("autoencoder: batch of ", batch.size, " rows (allocated for 1 … ", max_batch_, ")");
+  }
+}
+
+void Autoencoder::forward(const float* input, std::int64_t rows) {
+  const float* x = input;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    layers_[l].forward(parameters_, x, activations_[l].data(), rows);
+    x = activations_[l].data();
+  }
+}
+
+void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double* loss_sum) {
+  check_batch(batch);
+  forward(batch.features, batch.size);
+  float* dy = gradient_a_.data();
+  float* dx = gradient_b_.data();
+  backend_.squared_error(activations_.back().data(), batch.features, batch.size, kWidths.back(),
+                         dy, loss_scale, loss_sum);
+  for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
+    const float* x = l == 0 ? batch.features : activations_[l - 1].data();
+    layers_[l].backward(parameters_, x, activations_[l].data(), dy, l == 0 ? nullptr : dx,
+                        batch.size);
+    std::swap(dy, dx);
+  }
+}
+
+void Autoencoder::evaluate(const Batch& batch, double* loss_sum, double* metric_sum) {
+  check_batch(batch);
+  forward(batch.features, batch.size);
+  backend_.squared_error(activations_.back().data(), batch.features, batch.size, kWidths.back(),
+                         nullptr, 0.0f, loss_sum);
+  backend_.copy(metric_sum, loss_sum, sizeof(double));  // the metric is the loss itself
+}
+
+}  // namespace sgdsweep::nn

@@ -1,0 +1,40 @@
+// Flat parameter storage: declaration, allocation, host transfers.
+#include "nn/parameters.hpp"
+
+#include "util/error.hpp"
+
+namespace sgdsweep::nn {
+
+std::int64_t Parameters::declare(std::string name, std::int64_t count, bool decay) {
+  if (values_.size() != 0) fail("parameter '", name, "' declared after allocation");
+  const std::int64_t offset = size_;
+  tensors_.push_back({std::move(name), offset, count, decay});
+  size_ += count;
+  return offset;
+}
+
+void Parameters::allocate() {
+  values_ = ops::Buffer<float>(backend_, static_cast<std::size_t>(size_));
+  gradients_ = ops::Buffer<float>(backend_, static_cast<std::size_t>(size_));
+}
+
+void Parameters::upload_values(const std::vector<float>& host) {
+  if (static_cast<std::int64_t>(host.size()) != size_) {
+    fail("parameter upload of ", host.size(), " values into a model of ", size_);
+  }
+  values_.upload(host.data(), host.size());
+}
+
+std::vector<float> Parameters::download_values() const {
+  std::vector<float> host(static_cast<std::size_t>(size_));
+  values_.download(host.data(), host.size());
+  return host;
+}
+
+std::vector<float> Parameters::download_gradients() const {
+  std::vector<float> host(static_cast<std::size_t>(size_));
+  gradients_.download(host.data(), host.size());
+  return host;
+}
+
+}  // namespace sgdsweep::nn

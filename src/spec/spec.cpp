@@ -1,0 +1,331 @@
+// Spec parsing and validation: TOML → Spec, strictly (unknown keys, wrong types and out-of-range
+// values are errors that name the file, the line and the field; docs/spec.md lists every key).
+#include "spec/spec.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "util/error.hpp"
+
+namespace sgdsweep::spec {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string where(const std::string& file, const toml::node& node) {
+  const auto& begin = node.source().begin;
+  return concat(file, ":", begin.line, ":", begin.column);
+}
+
+std::string type_name(const toml::node& node) {
+  std::ostringstream out;
+  out << node.type();
+  return out.str();
+}
+
+// One [section] of the spec: typed getters that name the field on error, and a check that every
+// key present is one we know.
+class Section {
+ public:
+  Section(const toml::table& root, std::string name, std::vector<std::string> keys,
+          const std::string& file)
+      : name_(std::move(name)), keys_(std::move(keys)), file_(file) {
+    const toml::node* node = root.get(name_);
+    if (!node) return;
+    table_ = node->as_table();
+    if (!table_) fail(where(file_, *node), ": [", name_, "] must be a table, got ", type_name(*node));
+    for (const auto& [key, value] : *table_) {
+      if (std::find(keys_.begin(), keys_.end(), std::string(key.str())) == keys_.end()) {
+        fail(where(file_, value), ": unknown key '", key.str(), "' in [", name_, "] (valid keys: ",
+             join(keys_), ")");
+      }
+    }
+  }
+
+  const toml::node* node(const std::string& key) const { return table_ ? table_->get(key) : nullptr; }
+  std::string field(const std::string& key) const { return concat("[", name_, "].", key); }
+  [[noreturn]] void bad(const std::string& key, const toml::node& value,
+                        const std::string& expected) const {
+    fail(where(file_, value), ": ", field(key), " must be ", expected, ", got ", describe(value));
+  }
+  [[noreturn]] void missing(const std::string& key, const std::string& expected) const {
+    fail(file_, ": missing required ", field(key), " (", expected, ")");
+  }
+
+  std::optional<std::int64_t> integer(const std::string& key) const {
+    const toml::node* value = node(key);
+    if (!value) return std::nullopt;
+    if (!value->is_integer()) bad(key, *value, "an integer");
+    return value->value<std::int64_t>();
+  }
+  std::optional<double> number(const std::string& key) const {
+    const toml::node* value = node(key);
+    if (!value) return std::nullopt;
+    if (!value->is_number()) bad(key, *value, "a number");
+    return value->value<double>();
+  }
+  std::optional<std::string> string(const std::string& key) const {
+    const toml::node* value = node(key);
+    if (!value) return std::nullopt;
+    if (!value->is_string()) bad(key, *value, "a string");
+    return value->value<std::string>();
+  }
+  std::optional<std::vector<std::string>> strings(const std::string& key) const {
+    const toml::node* value = node(key);
+    if (!value) return std::nullopt;
+    const toml::array* array = value->as_array();
+    if (!array || array->empty()) bad(key, *value, "a non-empty array of strings");
+    std::vector<std::string> out;
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) bad(key, item, "a non-empty array of strings");
+      out.push_back(*item.value<std::string>());
+    }
+    return out;
+  }
+  std::optional<std::vector<std::int64_t>> integers(const std::string& key) const {
+    const toml::node* value = node(key);
+    if (!value) return std::nullopt;
+    const toml::array* array = value->as_array();
+    if (!array || array->empty()) bad(key, *value, "a non-empty array of integers");
+    std::vector<std::int64_t> out;
+    for (const toml::node& item : *array) {
+      if (!item.is_integer()) bad(key, item, "a non-empty array of integers");
+      out.push_back(*item.value<std::int64_t>());
+    }
+    return out;
+  }
+  const std::string& file() const { return file_; }
+
+ private:
+  static std::string describe(const toml::node& value) {
+    std::ostringstream out;
+    out << type_name(value);
+    if (value.is_value()) {
+      out << " ";
+      value.visit([&](const auto& v) { out << v; });
+    }
+    return out.str();
+  }
+
+  std::string name_;
+  std::vector<std::string> keys_;
+  const std::string& file_;
+  const toml::table* table_ = nullptr;
+};
+
+template <class T>
+T require(std::optional<T> value, const Section& section, const std::string& key,
+          const std::string& expected) {
+  if (!value) section.missing(key, expected);
+  return *value;
+}
+
+// Fails with the field's location when `ok` is false.
+void check(bool ok, const Section& section, const std::string& key, const std::string& message) {
+  if (ok) return;
+  const toml::node* value = section.node(key);
+  fail(value ? where(section.file(), *value) : section.file(), ": ", section.field(key), " ",
+       message);
+}
+
+// [grid].log2_effective_lr: an array of exponents, or { from, to, step = 1 }.
+std::vector<double> learning_rate_exponents(const Section& grid) {
+  const std::string key = "log2_effective_lr";
+  const toml::node* value = grid.node(key);
+  const std::string expected =
+      "an array of log2 exponents or a table { from = …, to = …, step = 1 }";
+  if (!value) grid.missing(key, expected);
+  std::vector<double> exponents;
+  if (const toml::array* array = value->as_array()) {
+    for (const toml::node& item : *array) {
+      if (!item.is_number()) grid.bad(key, item, expected);
+      exponents.push_back(*item.value<double>());
+    }
+  } else if (const toml::table* range = value->as_table()) {
+    for (const auto& [name, entry] : *range) {
+      const std::string k(name.str());
+      if (k != "from" && k != "to" && k != "step") {
+        fail(where(grid.file(), entry), ": unknown key '", k, "' in ", grid.field(key),
+             " (valid keys: from, to, step)");
+      }
+      if (!entry.is_number()) grid.bad(key + "." + k, entry, "a number");
+    }
+    if (!range->get("from") || !range->get("to")) {
+      grid.bad(key, *value, expected + " (from and to are required)");
+    }
+    const double from = *range->get("from")->value<double>();
+    const double to = *range->get("to")->value<double>();
+    const double step = range->get("step") ? *range->get("step")->value<double>() : 1.0;
+    check(step > 0 && to >= from, grid, key, "needs from <= to and step > 0");
+    const auto count = static_cast<std::int64_t>(std::floor((to - from) / step + 1e-9)) + 1;
+    check(count <= 1000, grid, key, "spans more than 1000 learning rates");
+    for (std::int64_t i = 0; i < count; ++i) exponents.push_back(from + step * i);
+  } else {
+    grid.bad(key, *value, expected);
+  }
+  check(!exponents.empty(), grid, key, "must name at least one learning rate");
+  std::vector<double> sorted = exponents;
+  std::sort(sorted.begin(), sorted.end());
+  check(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), grid, key,
+        "lists a learning rate twice");
+  for (double e : sorted) check(std::abs(e) <= 60, grid, key, "exponents must lie in [-60, 60]");
+  return sorted;
+}
+
+}  // namespace
+
+Spec parse_spec(const std::string& text, const std::string& source_path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_path);
+  } catch (const toml::parse_error& error) {
+    fail(source_path, ":", error.source().begin.line, ":", error.source().begin.column,
+         ": TOML syntax error: ", error.description());
+  }
+  const std::vector<std::string> sections = {"sweep",     "model", "data",       "budget",
+                                             "schedule",  "optimizer", "grid", "evaluation",
+                                             "analysis"};
+  for (const auto& [key, value] : root) {
+    if (std::find(sections.begin(), sections.end(), std::string(key.str())) == sections.end()) {
+      fail(where(source_path, value), ": unknown section [", key.str(), "] (valid sections: ",
+           join(sections), ")");
+    }
+  }
+
+  Spec spec;
+  spec.source_path = source_path;
+  spec.source_text = text;
+
+  const Section sweep(root, "sweep", {"name", "seed", "seeds", "device"}, source_path);
+  spec.name = sweep.string("name").value_or(spec.name);
+  const std::int64_t seed = sweep.integer("seed").value_or(0);
+  check(seed >= 0, sweep, "seed", "must be >= 0");
+  spec.seed = static_cast<std::uint64_t>(seed);
+  const std::int64_t seeds = sweep.integer("seeds").value_or(1);
+  check(seeds >= 1 && seeds <= 100000, sweep, "seeds", "must be between 1 and 100000");
+  spec.seeds = static_cast<std::int32_t>(seeds);
+  spec.device = sweep.string("device").value_or(spec.device);
+  check(spec.device == "host" || spec.device == "cuda", sweep, "device",
+        "must be \"host\" or \"cuda\"");
+
+  const Section model(root, "model", {"name", "init"}, source_path);
+  const std::string model_name = require(model.string("name"), model, "name", "\"autoencoder\"");
+  check(model_name == "autoencoder", model, "name",
+        concat("'", model_name, "' is not a known model (valid: autoencoder)"));
+  spec.model = ModelKind::autoencoder;
+  spec.init = model.string("init").value_or(spec.init);
+  check(spec.init == "sparse" || spec.init == "glorot", model, "init",
+        "must be \"sparse\" or \"glorot\"");
+
+  const Section data(root, "data", {"dataset", "path", "train_examples", "test_examples"},
+                     source_path);
+  spec.dataset = data.string("dataset").value_or(spec.dataset);
+  check(spec.dataset == "fashion-mnist" || spec.dataset == "mnist", data, "dataset",
+        "must be \"fashion-mnist\" or \"mnist\" (the autoencoder's IDX image data)");
+  spec.data_path = data.string("path").value_or(spec.data_path);
+  spec.train_examples = data.integer("train_examples").value_or(0);
+  check(spec.train_examples >= 0, data, "train_examples", "must be >= 0 (0 = all)");
+  spec.test_examples = data.integer("test_examples").value_or(0);
+  check(spec.test_examples >= 0, data, "test_examples", "must be >= 0 (0 = all)");
+  std::filesystem::path data_path(spec.data_path);
+  if (data_path.is_relative() && source_path != "<string>") {
+    data_path = std::filesystem::path(source_path).parent_path() / data_path;
+    spec.data_path = data_path.lexically_normal().string();
+  }
+
+  const Section budget(root, "budget", {"epochs", "steps"}, source_path);
+  const auto epochs = budget.number("epochs");
+  const auto steps = budget.integer("steps");
+  if (epochs.has_value() == steps.has_value()) {
+    fail(source_path, ": [budget] needs exactly one of epochs (constant epoch budget) or steps ",
+         "(constant step budget)");
+  }
+  if (epochs) {
+    check(*epochs > 0, budget, "epochs", "must be > 0");
+    spec.budget_kind = BudgetKind::epochs;
+    spec.epochs = *epochs;
+  } else {
+    check(*steps > 0, budget, "steps", "must be > 0");
+    spec.budget_kind = BudgetKind::steps;
+    spec.steps = *steps;
+  }
+
+  const Section schedule(root, "schedule", {"gamma", "warmup_epochs"}, source_path);
+  spec.gamma = schedule.number("gamma").value_or(spec.gamma);
+  check(spec.gamma >= 1.0, schedule, "gamma", "must be >= 1 (the factor each drop divides by)");
+  spec.warmup_epochs = schedule.number("warmup_epochs").value_or(0.0);
+  check(spec.warmup_epochs >= 0, schedule, "warmup_epochs", "must be >= 0");
+
+  const Section optimizer(root, "optimizer", {"names", "momentum", "l2"}, source_path);
+  const auto names = require(optimizer.strings("names"), optimizer, "names",
+                             "an array of \"sgd\" and/or \"momentum\"");
+  for (const std::string& name : names) {
+    OptimizerKind kind = OptimizerKind::sgd;
+    if (name == "sgd") {
+      kind = OptimizerKind::sgd;
+    } else if (name == "momentum") {
+      kind = OptimizerKind::momentum;
+    } else {
+      check(false, optimizer, "names",
+            concat("contains '", name, "' (valid: sgd, momentum)"));
+    }
+    check(std::find(spec.optimizers.begin(), spec.optimizers.end(), kind) ==
+              spec.optimizers.end(),
+          optimizer, "names", concat("lists '", name, "' twice"));
+    spec.optimizers.push_back(kind);
+  }
+  spec.momentum = optimizer.number("momentum").value_or(spec.momentum);
+  check(spec.momentum > 0 && spec.momentum < 1, optimizer, "momentum", "must lie in (0, 1)");
+  spec.l2 = optimizer.number("l2").value_or(1e-5);  // the autoencoder's L2 (appendix B.2)
+  check(spec.l2 >= 0, optimizer, "l2", "must be >= 0");
+
+  const Section grid(root, "grid", {"batch_sizes", "log2_effective_lr"}, source_path);
+  spec.batch_sizes = require(grid.integers("batch_sizes"), grid, "batch_sizes",
+                             "an array of positive integers");
+  for (std::size_t i = 0; i < spec.batch_sizes.size(); ++i) {
+    check(spec.batch_sizes[i] > 0, grid, "batch_sizes",
+          concat("[", i, "] = ", spec.batch_sizes[i], ": batch sizes must be positive"));
+  }
+  std::vector<std::int64_t> sorted_batches = spec.batch_sizes;
+  std::sort(sorted_batches.begin(), sorted_batches.end());
+  check(std::adjacent_find(sorted_batches.begin(), sorted_batches.end()) == sorted_batches.end(),
+        grid, "batch_sizes", "lists a batch size twice");
+  spec.log2_effective_learning_rates = learning_rate_exponents(grid);
+
+  const Section evaluation(root, "evaluation", {"points", "train_examples", "step_loss_every"},
+                           source_path);
+  const std::int64_t points = evaluation.integer("points").value_or(10);
+  check(points >= 1 && points <= 100000, evaluation, "points", "must be between 1 and 100000");
+  spec.evaluations = static_cast<std::int32_t>(points);
+  spec.eval_train_examples = evaluation.integer("train_examples").value_or(0);
+  check(spec.eval_train_examples >= 0, evaluation, "train_examples", "must be >= 0 (0 = all)");
+  const std::int64_t every = evaluation.integer("step_loss_every").value_or(1);
+  check(every >= 1 && every <= (1 << 30), evaluation, "step_loss_every", "must be >= 1");
+  spec.step_loss_every = static_cast<std::int32_t>(every);
+
+  const Section analysis(root, "analysis", {"best_k"}, source_path);
+  const std::int64_t best_k = analysis.integer("best_k").value_or(spec.seeds);
+  check(best_k >= 1 && best_k <= spec.seeds, analysis, "best_k",
+        concat("must be between 1 and [sweep].seeds = ", spec.seeds));
+  spec.best_k = static_cast<std::int32_t>(best_k);
+  return spec;
+}
+
+Spec load_spec(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, ": cannot open the spec file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_spec(text.str(), path);
+}
+
+}  // namespace sgdsweep::spec

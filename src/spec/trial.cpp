@@ -1,0 +1,32 @@
+// Names of the trial enums, as they appear in logs, tables and the file's flag_meanings.
+#include "spec/trial.hpp"
+
+namespace sgdsweep::spec {
+
+const char* name(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::autoencoder: return "autoencoder";
+  }
+  return "?";
+}
+const char* name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "momentum"; }
+const char* name(BudgetKind kind) { return kind == BudgetKind::epochs ? "epochs" : "steps"; }
+const char* name(TrialStatus status) {
+  switch (status) {
+    case TrialStatus::pending: return "pending";
+    case TrialStatus::finished: return "finished";
+    case TrialStatus::diverged: return "diverged";
+    case TrialStatus::failed: return "failed";
+  }
+  return "?";
+}
+
+MetricInfo metric_info(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::autoencoder:
+      return {"squared error per image", "test squared error per image", false};
+  }
+  return {"loss", "metric", false};
+}
+
+}  // namespace sgdsweep::spec

@@ -1,0 +1,493 @@
+// The sweep file: layout, collective creation, per-trial raw-data writes, and the serial reader.
+// Each column is defined once (name, type, description, how to get it from a Trial) and used by
+// creation, writing and reading alike.
+#include "store/sweep_file.hpp"
+
+#include <hdf5_hl.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+
+#include "util/checksum.hpp"
+#include "util/error.hpp"
+#include "util/version.hpp"
+
+namespace sgdsweep::store {
+namespace {
+
+using spec::Trial;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// A per-trial hyperparameter column: 1-D over `trial`, written once at creation.
+template <class T>
+struct TrialColumn {
+  const char* name;
+  const char* description;
+  T (*get)(const Trial&);
+  void (*set)(Trial&, T);
+};
+
+const TrialColumn<std::int8_t> kEnumColumns[] = {
+    {"model", "model (flag_values / flag_meanings)",
+     [](const Trial& t) { return static_cast<std::int8_t>(t.model); },
+     [](Trial& t, std::int8_t v) { t.model = static_cast<spec::ModelKind>(v); }},
+    {"optimizer", "optimizer (flag_values / flag_meanings)",
+     [](const Trial& t) { return static_cast<std::int8_t>(t.optimizer); },
+     [](Trial& t, std::int8_t v) { t.optimizer = static_cast<spec::OptimizerKind>(v); }},
+    {"budget_kind", "which budget the spec fixed: epochs or steps (flag_values / flag_meanings)",
+     [](const Trial& t) { return static_cast<std::int8_t>(t.budget_kind); },
+     [](Trial& t, std::int8_t v) { t.budget_kind = static_cast<spec::BudgetKind>(v); }},
+};
+
+const TrialColumn<std::int32_t> kInt32Columns[] = {
+    {"seed_index", "seed index 0 … seeds-1",
+     [](const Trial& t) { return t.seed_index; }, [](Trial& t, std::int32_t v) { t.seed_index = v; }},
+    {"evaluations", "evaluation points after step 0",
+     [](const Trial& t) { return t.evaluations; }, [](Trial& t, std::int32_t v) { t.evaluations = v; }},
+    {"step_loss_every", "the minibatch loss is recorded every this many steps",
+     [](const Trial& t) { return t.step_loss_every; },
+     [](Trial& t, std::int32_t v) { t.step_loss_every = v; }},
+};
+
+const TrialColumn<std::int64_t> kInt64Columns[] = {
+    {"batch_size", "examples per step B",
+     [](const Trial& t) { return t.batch_size; }, [](Trial& t, std::int64_t v) { t.batch_size = v; }},
+    {"seed", "the trial's RNG seed (derived from the sweep seed and seed_index)",
+     [](const Trial& t) { return static_cast<std::int64_t>(t.seed); },
+     [](Trial& t, std::int64_t v) { t.seed = static_cast<std::uint64_t>(v); }},
+    {"steps", "parameter updates in the budget",
+     [](const Trial& t) { return t.steps; }, [](Trial& t, std::int64_t v) { t.steps = v; }},
+    {"steps_per_epoch", "floor(training examples / B)",
+     [](const Trial& t) { return t.steps_per_epoch; },
+     [](Trial& t, std::int64_t v) { t.steps_per_epoch = v; }},
+    {"warmup_steps", "linear warmup steps",
+     [](const Trial& t) { return t.warmup_steps; }, [](Trial& t, std::int64_t v) { t.warmup_steps = v; }},
+};
+
+const TrialColumn<double> kDoubleColumns[] = {
+    {"momentum", "heavy-ball coefficient m (0 for SGD)",
+     [](const Trial& t) { return t.momentum; }, [](Trial& t, double v) { t.momentum = v; }},
+    {"log2_effective_learning_rate", "log2 of the effective learning rate",
+     [](const Trial& t) { return t.log2_effective_learning_rate; },
+     [](Trial& t, double v) { t.log2_effective_learning_rate = v; }},
+    {"effective_learning_rate", "epsilon_eff = epsilon / (1 - m)",
+     [](const Trial& t) { return t.effective_learning_rate; },
+     [](Trial& t, double v) { t.effective_learning_rate = v; }},
+    {"learning_rate", "epsilon, the initial rate of the update",
+     [](const Trial& t) { return t.learning_rate; }, [](Trial& t, double v) { t.learning_rate = v; }},
+    {"epochs", "budget in epochs (steps / steps_per_epoch)",
+     [](const Trial& t) { return t.epochs; }, [](Trial& t, double v) { t.epochs = v; }},
+    {"gamma", "schedule: divide by gamma every steps/20 after steps/2",
+     [](const Trial& t) { return t.gamma; }, [](Trial& t, double v) { t.gamma = v; }},
+    {"warmup_epochs", "linear warmup length in epochs",
+     [](const Trial& t) { return t.warmup_epochs; }, [](Trial& t, double v) { t.warmup_epochs = v; }},
+    {"l2", "L2 coefficient added to weight gradients",
+     [](const Trial& t) { return t.l2; }, [](Trial& t, double v) { t.l2 = v; }},
+    {"predicted_cost", "predicted relative cost used to partition trials",
+     [](const Trial& t) { return t.cost; }, [](Trial& t, double v) { t.cost = v; }},
+};
+
+// Per-trial result columns (1-D over `trial`), written by the rank that ran the trial.
+struct ResultColumn {
+  const char* name;
+  hid_t (*type)();
+  double fill;
+  const char* description;
+};
+const ResultColumn kResultColumns[] = {
+    {"status", [] { return H5T_NATIVE_INT8; }, 0,
+     "pending / finished / diverged / failed (flag_values / flag_meanings); written last"},
+    {"rank", [] { return H5T_NATIVE_INT32; }, -1, "MPI rank that ran the trial"},
+    {"steps_completed", [] { return H5T_NATIVE_INT64; }, -1, "updates actually taken"},
+    {"wall_seconds", [] { return H5T_NATIVE_DOUBLE; }, kNaN, "wall time of the trial, s"},
+    {"examples_per_second", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
+     "training examples per second (evaluation excluded)"},
+    {"final_train_loss", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
+     "training loss at the last evaluation"},
+    {"final_test_metric", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
+     "test metric at the last evaluation"},
+    {"checksum", [] { return H5T_NATIVE_UINT64; }, 0,
+     "FNV-1a 64 of the trial's written values (docs/hdf5-schema.md)"},
+};
+
+// Evaluation curves: 2-D [trial, eval].
+struct CurveColumn {
+  const char* name;
+  hid_t (*type)();
+  double fill;
+  const char* description;
+};
+const CurveColumn kCurveColumns[] = {
+    {"eval_step", [] { return H5T_NATIVE_INT64; }, -1, "updates taken before the evaluation"},
+    {"eval_epoch", [] { return H5T_NATIVE_DOUBLE; }, kNaN, "epochs completed at the evaluation"},
+    {"eval_learning_rate", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
+     "learning rate of the last update before the evaluation"},
+    {"train_loss", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
+     "mean training loss over the training evaluation set"},
+    {"test_metric", [] { return H5T_NATIVE_DOUBLE; }, kNaN, "mean test metric over the test set"},
+};
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+std::string flag_meanings(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : " ") + n;
+  return out;
+}
+
+// A contiguous, early-allocated dataset whose unwritten elements read as `fill`.
+// A null `fill` keeps HDF5's default (zero bytes: empty strings).
+h5::Dataset create_dataset(hid_t file, const std::string& name, hid_t type,
+                           const std::vector<hsize_t>& dims, const double* fill,
+                           const std::string& description) {
+  h5::Dataspace space(h5::check(
+      H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
+  h5::PropertyList properties(h5::check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+  h5::check_status(H5Pset_layout(properties.get(), H5D_CONTIGUOUS), "H5Pset_layout");
+  h5::check_status(H5Pset_alloc_time(properties.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+  h5::check_status(H5Pset_fill_time(properties.get(), H5D_FILL_TIME_IFSET), "H5Pset_fill_time");
+  if (fill) {
+    h5::check_status(H5Pset_fill_value(properties.get(), H5T_NATIVE_DOUBLE, fill),
+                     "H5Pset_fill_value");
+  }
+  h5::Dataset dataset(h5::check(H5Dcreate2(file, name.c_str(), type, space.get(), H5P_DEFAULT,
+                                           properties.get(), H5P_DEFAULT),
+                                "creating dataset /" + name));
+  h5::write_attribute(dataset.get(), "long_name", description);
+  return dataset;
+}
+
+}  // namespace
+
+SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
+                            const std::vector<spec::Trial>& trials, const Provenance& provenance) {
+  h5::silence_automatic_error_printing();
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const std::string partial = path + ".partial";
+  const auto trial_count = static_cast<hsize_t>(trials.size());
+  const std::int32_t evaluations = spec.evaluations;
+
+  SweepFile sweep;
+  sweep.path_ = path;
+  sweep.evaluations_ = evaluations;
+  std::int64_t observations = 0;
+  for (const Trial& trial : trials) {
+    sweep.step_loss_start_.push_back(observations);
+    sweep.step_loss_size_.push_back(spec::step_loss_count(trial));
+    observations += spec::step_loss_count(trial);
+  }
+
+  h5::PropertyList access(h5::check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  h5::check_status(H5Pset_fapl_mpio(access.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  sweep.file_ = h5::File(h5::check(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()),
+                                   "creating " + partial));
+  const hid_t file = sweep.file_.get();
+
+  // Provenance and the effective spec, as root attributes.
+  h5::write_attribute(file, "Conventions", std::string("CF-1.8"));
+  h5::write_attribute(file, "title", "sgdsweep sweep '" + spec.name + "'");
+  h5::write_attribute(file, "sgdsweep_version", std::string(kVersion));
+  h5::write_attribute(file, "sgdsweep_git", std::string(kGitDescribe));
+  h5::write_attribute(file, "schema_version", kSchemaVersion);
+  h5::write_attribute(file, "created_utc", utc_now());
+  h5::write_attribute(file, "sweep_name", spec.name);
+  h5::write_attribute(file, "spec_toml", spec.source_text);
+  h5::write_attribute(file, "spec_path", spec.source_path);
+  h5::write_attribute(file, "dataset", spec.dataset);
+  h5::write_attribute(file, "train_source", provenance.train_source);
+  h5::write_attribute(file, "test_source", provenance.test_source);
+  h5::write_attribute(file, "train_examples", provenance.train_examples);
+  h5::write_attribute(file, "test_examples", provenance.test_examples);
+  h5::write_attribute(file, "eval_train_examples", provenance.eval_train_examples);
+  h5::write_attribute(file, "ranks", provenance.ranks);
+  h5::write_attribute(file, "device", spec.device);
+  h5::write_attribute(file, "init", spec.init);
+  h5::write_attribute(file, "seeds", spec.seeds);
+  h5::write_attribute(file, "best_k", spec.best_k);
+  h5::write_attribute(file, "evaluations", evaluations);
+  const spec::MetricInfo metric = spec::metric_info(spec.model);
+  h5::write_attribute(file, "loss_name", std::string(metric.loss_name));
+  h5::write_attribute(file, "metric_name", std::string(metric.metric_name));
+  h5::write_attribute(file, "metric_higher_is_better",
+                      static_cast<std::int8_t>(metric.higher_is_better));
+
+  // Dimension coordinates.
+  const double zero = 0.0;
+  h5::Dataset trial_axis = create_dataset(file, "trial", H5T_NATIVE_INT64, {trial_count}, &zero,
+                                          "trial index (grid order)");
+  h5::Dataset eval_axis = create_dataset(file, "eval", H5T_NATIVE_INT32,
+                                         {static_cast<hsize_t>(evaluations + 1)}, &zero,
+                                         "evaluation index: 0 before training, k at k/evaluations");
+  h5::check_status(H5DSset_scale(trial_axis.get(), "trial"), "H5DSset_scale trial");
+  h5::check_status(H5DSset_scale(eval_axis.get(), "eval"), "H5DSset_scale eval");
+  const auto attach = [&](const h5::Dataset& dataset, int dimension, const h5::Dataset& axis) {
+    h5::check_status(H5DSattach_scale(dataset.get(), axis.get(), static_cast<unsigned>(dimension)),
+                     "H5DSattach_scale");
+  };
+
+  auto add = [&](const std::string& name, h5::Dataset dataset) {
+    sweep.datasets_.emplace(name, std::move(dataset));
+    return sweep.datasets_.at(name).get();
+  };
+  auto trial_dataset = [&](const char* name, hid_t type, double fill, const char* description) {
+    h5::Dataset dataset = create_dataset(file, name, type, {trial_count}, &fill, description);
+    attach(dataset, 0, trial_axis);
+    return add(name, std::move(dataset));
+  };
+
+  for (const auto& column : kEnumColumns) trial_dataset(column.name, H5T_NATIVE_INT8, 0, column.description);
+  for (const auto& column : kInt32Columns) trial_dataset(column.name, H5T_NATIVE_INT32, 0, column.description);
+  for (const auto& column : kInt64Columns) trial_dataset(column.name, H5T_NATIVE_INT64, 0, column.description);
+  for (const auto& column : kDoubleColumns) trial_dataset(column.name, H5T_NATIVE_DOUBLE, kNaN, column.description);
+  for (const auto& column : kResultColumns) trial_dataset(column.name, column.type(), column.fill, column.description);
+  {
+    h5::Datatype message_type = h5::fixed_string_type(kMessageLength);
+    h5::Dataset message = create_dataset(file, "message", message_type.get(), {trial_count}, nullptr,
+                                         "why a trial diverged or failed (empty when finished)");
+    attach(message, 0, trial_axis);
+    add("message", std::move(message));
+  }
+  for (const auto& column : kCurveColumns) {
+    h5::Dataset dataset = create_dataset(file, column.name, column.type(),
+                                         {trial_count, static_cast<hsize_t>(evaluations + 1)},
+                                         &column.fill, column.description);
+    attach(dataset, 0, trial_axis);
+    attach(dataset, 1, eval_axis);
+    add(column.name, std::move(dataset));
+  }
+  trial_dataset("step_loss_row_start", H5T_NATIVE_INT64, 0, "first element of the trial's step_loss run");
+  const hid_t row_size = trial_dataset("step_loss_row_size", H5T_NATIVE_INT64, 0,
+                                       "number of step_loss elements of the trial");
+  h5::write_attribute(row_size, "sample_dimension", std::string("obs"));
+  {
+    h5::Dataset step_loss = create_dataset(
+        file, "step_loss", H5T_NATIVE_FLOAT, {static_cast<hsize_t>(std::max<std::int64_t>(observations, 0))},
+        &kNaN, "minibatch training loss at steps 0, e, 2e, ... (e = step_loss_every), ragged by trial");
+    h5::check_status(H5DSset_scale(step_loss.get(), "obs"), "H5DSset_scale obs");
+    add("step_loss", std::move(step_loss));
+  }
+
+  // Categories as integer codes.
+  const auto flags = [&](const char* name, std::vector<std::int8_t> values, std::vector<std::string> names) {
+    h5::write_attribute(sweep.dataset(name), "flag_values", values);
+    h5::write_attribute(sweep.dataset(name), "flag_meanings", flag_meanings(names));
+  };
+  flags("model", {0}, {"autoencoder"});
+  flags("optimizer", {0, 1}, {"sgd", "momentum"});
+  flags("budget_kind", {0, 1}, {"epochs", "steps"});
+  flags("status", {0, 1, 2, 3}, {"pending", "finished", "diverged", "failed"});
+
+  // Hyperparameters and the ragged layout: rank 0 writes, independently.
+  if (rank == 0 && trial_count > 0) {
+    const std::vector<hsize_t> all{0}, count{trial_count};
+    std::vector<std::int64_t> indices(trials.size());
+    for (std::size_t i = 0; i < trials.size(); ++i) indices[i] = static_cast<std::int64_t>(i);
+    h5::write_slab(trial_axis.get(), indices, all, count, "writing /trial");
+    std::vector<std::int32_t> eval_indices(static_cast<std::size_t>(evaluations + 1));
+    for (std::size_t k = 0; k < eval_indices.size(); ++k) eval_indices[k] = static_cast<std::int32_t>(k);
+    h5::write_slab(eval_axis.get(), eval_indices, all, {eval_indices.size()}, "writing /eval");
+    const auto write_column = [&](const auto& column) {
+      using T = decltype(column.get(trials[0]));
+      std::vector<T> values;
+      for (const Trial& trial : trials) values.push_back(column.get(trial));
+      h5::write_slab(sweep.dataset(column.name), values, all, count,
+                     std::string("writing /") + column.name);
+    };
+    for (const auto& column : kEnumColumns) write_column(column);
+    for (const auto& column : kInt32Columns) write_column(column);
+    for (const auto& column : kInt64Columns) write_column(column);
+    for (const auto& column : kDoubleColumns) write_column(column);
+    h5::write_slab(sweep.dataset("step_loss_row_start"), sweep.step_loss_start_, all, count,
+                   "writing /step_loss_row_start");
+    h5::write_slab(sweep.dataset("step_loss_row_size"), sweep.step_loss_size_, all, count,
+                   "writing /step_loss_row_size");
+  }
+
+  // Everything is on disk before the file gets its final name.
+  h5::check_status(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + partial);
+  MPI_Barrier(comm);
+  if (rank == 0 && std::rename(partial.c_str(), path.c_str()) != 0) {
+    fail("cannot rename ", partial, " to ", path);
+  }
+  MPI_Barrier(comm);
+  return sweep;
+}
+
+hid_t SweepFile::dataset(const std::string& name) const {
+  const auto found = datasets_.find(name);
+  if (found == datasets_.end()) fail(path_, ": no dataset /", name);
+  return found->second.get();
+}
+
+void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome& outcome, int rank) {
+  const auto row = static_cast<hsize_t>(trial.index);
+  const auto points = static_cast<std::size_t>(evaluations_ + 1);
+  const std::string what = concat(path_, ": writing trial ", trial.index);
+
+  StoredTrial stored;
+  stored.trial = trial;
+  stored.outcome = outcome;
+  stored.outcome.curve.resize(points, {-1, kNaN, kNaN, kNaN, kNaN});
+  stored.outcome.step_losses.resize(static_cast<std::size_t>(step_loss_size_[trial.index]),
+                                    std::numeric_limits<float>::quiet_NaN());
+  stored.rank = rank;
+  if (!outcome.curve.empty()) {
+    stored.final_train_loss = outcome.curve.back().train_loss;
+    stored.final_test_metric = outcome.curve.back().test_metric;
+  } else {
+    stored.final_train_loss = stored.final_test_metric = kNaN;
+  }
+  stored.checksum = outcome_checksum(stored);
+
+  const auto& curve = stored.outcome.curve;
+  const std::vector<hsize_t> curve_offset{row, 0}, curve_count{1, points};
+  std::vector<std::int64_t> steps;
+  std::vector<double> epochs, rates, losses, metrics;
+  for (const spec::CurvePoint& point : curve) {
+    steps.push_back(point.step);
+    epochs.push_back(point.epoch);
+    rates.push_back(point.learning_rate);
+    losses.push_back(point.train_loss);
+    metrics.push_back(point.test_metric);
+  }
+  h5::write_slab(dataset("eval_step"), steps, curve_offset, curve_count, what);
+  h5::write_slab(dataset("eval_epoch"), epochs, curve_offset, curve_count, what);
+  h5::write_slab(dataset("eval_learning_rate"), rates, curve_offset, curve_count, what);
+  h5::write_slab(dataset("train_loss"), losses, curve_offset, curve_count, what);
+  h5::write_slab(dataset("test_metric"), metrics, curve_offset, curve_count, what);
+  if (!stored.outcome.step_losses.empty()) {
+    h5::write_slab(dataset("step_loss"), stored.outcome.step_losses,
+                   {static_cast<hsize_t>(step_loss_start_[trial.index])},
+                   {stored.outcome.step_losses.size()}, what);
+  }
+
+  const std::vector<hsize_t> one{row}, single{1};
+  h5::write_slab(dataset("rank"), std::vector<std::int32_t>{rank}, one, single, what);
+  h5::write_slab(dataset("steps_completed"), std::vector<std::int64_t>{outcome.steps_completed}, one, single, what);
+  h5::write_slab(dataset("wall_seconds"), std::vector<double>{outcome.wall_seconds}, one, single, what);
+  h5::write_slab(dataset("examples_per_second"), std::vector<double>{outcome.examples_per_second}, one, single, what);
+  h5::write_slab(dataset("final_train_loss"), std::vector<double>{stored.final_train_loss}, one, single, what);
+  h5::write_slab(dataset("final_test_metric"), std::vector<double>{stored.final_test_metric}, one, single, what);
+  std::vector<char> message(kMessageLength, '\0');
+  outcome.message.copy(message.data(), kMessageLength - 1);
+  h5::Datatype message_type = h5::fixed_string_type(kMessageLength);
+  h5::write_slab(dataset("message"), message_type.get(), message.data(), one, single, what);
+  h5::write_slab(dataset("checksum"), std::vector<std::uint64_t>{stored.checksum}, one, single, what);
+  // The commit marker: a trial whose status is not pending is complete on disk.
+  h5::write_slab(dataset("status"), std::vector<std::int8_t>{static_cast<std::int8_t>(outcome.status)},
+                 one, single, what);
+}
+
+void SweepFile::close() {
+  datasets_.clear();
+  file_.close("closing " + path_);
+}
+
+std::uint64_t outcome_checksum(const StoredTrial& stored) {
+  Fnv1a64 hash;
+  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.step, sizeof point.step);
+  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.epoch, sizeof(double));
+  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.learning_rate, sizeof(double));
+  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.train_loss, sizeof(double));
+  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.test_metric, sizeof(double));
+  hash.update(stored.outcome.step_losses.data(), stored.outcome.step_losses.size() * sizeof(float));
+  const auto status = static_cast<std::int8_t>(stored.outcome.status);
+  hash.update(&status, 1);
+  hash.update(&stored.outcome.steps_completed, sizeof(std::int64_t));
+  hash.update(&stored.final_train_loss, sizeof(double));
+  hash.update(&stored.final_test_metric, sizeof(double));
+  return hash.value();
+}
+
+SweepContents read_sweep(const std::string& path) {
+  h5::silence_automatic_error_printing();
+  h5::File file(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+                          "opening sweep file " + path));
+  const hid_t f = file.get();
+  SweepContents contents;
+  if (!h5::has_attribute(f, "schema_version")) {
+    fail(path, ": not an sgdsweep file (no schema_version attribute)");
+  }
+  const std::int32_t schema = h5::read_attribute<std::int32_t>(f, "schema_version").at(0);
+  if (schema != kSchemaVersion) {
+    fail(path, ": schema version ", schema, " (this build reads ", kSchemaVersion, ")");
+  }
+  contents.spec_toml = h5::read_string_attribute(f, "spec_toml");
+  contents.sweep_name = h5::read_string_attribute(f, "sweep_name");
+  contents.engine_version = h5::read_string_attribute(f, "sgdsweep_version");
+  contents.metric_name = h5::read_string_attribute(f, "metric_name");
+  contents.loss_name = h5::read_string_attribute(f, "loss_name");
+  contents.metric_higher_is_better = h5::read_attribute<std::int8_t>(f, "metric_higher_is_better").at(0) != 0;
+  contents.evaluations = h5::read_attribute<std::int32_t>(f, "evaluations").at(0);
+  contents.best_k = h5::read_attribute<std::int32_t>(f, "best_k").at(0);
+  contents.seeds = h5::read_attribute<std::int32_t>(f, "seeds").at(0);
+
+  const std::vector<std::int64_t> index = h5::read_all<std::int64_t>(f, "trial");
+  const std::size_t trial_count = index.size();
+  contents.trials.resize(trial_count);
+  const auto read_columns = [&](const auto& columns) {
+    for (const auto& column : columns) {
+      using T = decltype(column.get(Trial{}));
+      const std::vector<T> values = h5::read_all<T>(f, column.name);
+      for (std::size_t i = 0; i < trial_count; ++i) column.set(contents.trials[i].trial, values[i]);
+    }
+  };
+  read_columns(kEnumColumns);
+  read_columns(kInt32Columns);
+  read_columns(kInt64Columns);
+  read_columns(kDoubleColumns);
+
+  const auto status = h5::read_all<std::int8_t>(f, "status");
+  const auto rank = h5::read_all<std::int32_t>(f, "rank");
+  const auto steps_completed = h5::read_all<std::int64_t>(f, "steps_completed");
+  const auto wall_seconds = h5::read_all<double>(f, "wall_seconds");
+  const auto examples_per_second = h5::read_all<double>(f, "examples_per_second");
+  const auto final_train_loss = h5::read_all<double>(f, "final_train_loss");
+  const auto final_test_metric = h5::read_all<double>(f, "final_test_metric");
+  const auto checksum = h5::read_all<std::uint64_t>(f, "checksum");
+  const auto message = h5::read_fixed_strings(f, "message");
+  const auto eval_step = h5::read_all<std::int64_t>(f, "eval_step");
+  const auto eval_epoch = h5::read_all<double>(f, "eval_epoch");
+  const auto eval_learning_rate = h5::read_all<double>(f, "eval_learning_rate");
+  const auto train_loss = h5::read_all<double>(f, "train_loss");
+  const auto test_metric = h5::read_all<double>(f, "test_metric");
+  const auto row_start = h5::read_all<std::int64_t>(f, "step_loss_row_start");
+  const auto row_size = h5::read_all<std::int64_t>(f, "step_loss_row_size");
+  const auto step_loss = h5::read_all<float>(f, "step_loss");
+  const auto points = static_cast<std::size_t>(contents.evaluations + 1);
+  for (std::size_t i = 0; i < trial_count; ++i) {
+    StoredTrial& stored = contents.trials[i];
+    stored.trial.index = index[i];
+    stored.outcome.status = static_cast<spec::TrialStatus>(status[i]);
+    stored.outcome.message = message[i];
+    stored.outcome.steps_completed = steps_completed[i];
+    stored.outcome.wall_seconds = wall_seconds[i];
+    stored.outcome.examples_per_second = examples_per_second[i];
+    stored.rank = rank[i];
+    stored.checksum = checksum[i];
+    stored.final_train_loss = final_train_loss[i];
+    stored.final_test_metric = final_test_metric[i];
+    for (std::size_t k = 0; k < points; ++k) {
+      const std::size_t at = i * points + k;
+      stored.outcome.curve.push_back(
+          {eval_step[at], eval_epoch[at], eval_learning_rate[at], train_loss[at], test_metric[at]});
+    }
+    stored.outcome.step_losses.assign(step_loss.begin() + row_start[i],
+                                      step_loss.begin() + row_start[i] + row_size[i]);
+  }
+  return contents;
+}
+
+}  // namespace sgdsweep::store

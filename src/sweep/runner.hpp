@@ -1,0 +1,39 @@
+// One rank's part of a sweep: agree with the other ranks that everything is in place, create the
+// file together, train this rank's share of the trials and record each one as it finishes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "comm/communicator.hpp"
+#include "spec/spec.hpp"
+#include "util/error.hpp"
+
+namespace sgdsweep::sweep {
+
+// An error every rank has seen (each rank throws it after the same collective agreement), so the
+// program can finalize MPI and exit instead of aborting.
+class CollectiveError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct RunOptions {
+  std::string output_path;
+  bool overwrite = false;  // replace an existing output file
+};
+
+struct RunSummary {
+  std::int64_t trials = 0;
+  std::int64_t finished = 0;
+  std::int64_t diverged = 0;
+  std::int64_t failed = 0;
+  double wall_seconds = 0.0;
+};
+
+// Collective over `comm`. Problems found before the file exists (the output path, the data, the
+// grid) throw CollectiveError on every rank and leave no file behind; a trial that throws is
+// recorded as failed and the sweep goes on.
+RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const comm::Communicator& comm);
+
+}  // namespace sgdsweep::sweep

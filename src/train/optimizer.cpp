@@ -1,0 +1,25 @@
+// Parameter updates through the backend's fused sgd_update op, tensor by tensor (L2 per tensor).
+#include "train/optimizer.hpp"
+
+namespace sgdsweep::train {
+
+Optimizer::Optimizer(nn::Parameters& parameters, double momentum, double l2)
+    : parameters_(parameters),
+      momentum_(static_cast<float>(momentum)),
+      l2_(static_cast<float>(l2)) {
+  if (momentum_ != 0.0f) {
+    velocity_ = ops::Buffer<float>(parameters.backend(), static_cast<std::size_t>(parameters.size()));
+  }
+}
+
+void Optimizer::step(double learning_rate) {
+  ops::Backend& backend = parameters_.backend();
+  const auto rate = static_cast<float>(learning_rate);
+  for (const nn::ParameterTensor& tensor : parameters_.tensors()) {
+    float* velocity = momentum_ != 0.0f ? velocity_.data() + tensor.offset : nullptr;
+    backend.sgd_update(parameters_.values() + tensor.offset, parameters_.gradients() + tensor.offset,
+                       velocity, tensor.count, rate, momentum_, tensor.decay ? l2_ : 0.0f);
+  }
+}
+
+}  // namespace sgdsweep::train
