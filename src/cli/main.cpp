@@ -49,14 +49,15 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   int exit_code = 0;
   {
-    sgdsweep::ops::Runtime runtime(argc, argv);
+    sgdsweep::ops::Runtime runtime;
     sgdsweep::comm::Communicator world(MPI_COMM_WORLD);
     sgdsweep::log::configure(sgdsweep::log::Level::info, world.size() > 1 ? world.rank() : -1);
 
     CLI::App app{kDescription, "sgdsweep"};
     app.set_version_flag("--version", std::string(sgdsweep::kVersion) + " (" +
-                                          sgdsweep::kGitDescribe + ")");
+                                          sgdsweep::kGitDescribe + ")\n");
     app.require_subcommand(1);
+    app.fallthrough();  // --log-level works before or after the subcommand
     std::string log_level = "info";
     app.add_option("--log-level", log_level, "error | warn | info | debug (default: info)")
         ->check(CLI::IsMember({"error", "warn", "info", "debug"}));

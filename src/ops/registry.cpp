@@ -8,8 +8,15 @@
 
 namespace sgdsweep::ops {
 
-Runtime::Runtime(int& argc, char** argv) {
-  if (!Kokkos::is_initialized()) Kokkos::initialize(argc, argv);
+Runtime::Runtime() {
+  // No command-line arguments for Kokkos: ours are parsed by CLI11, and Kokkos would answer
+  // --help with its own page.
+  if (!Kokkos::is_initialized()) {
+    int argc = 1;
+    char name[] = "sgdsweep";
+    char* argv[] = {name, nullptr};
+    Kokkos::initialize(argc, argv);
+  }
 }
 
 Runtime::~Runtime() {

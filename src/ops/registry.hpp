@@ -13,7 +13,7 @@ namespace sgdsweep::ops {
 // Initialises the host runtime (Kokkos) for the life of the process; create one in main().
 class Runtime {
  public:
-  Runtime(int& argc, char** argv);
+  Runtime();
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

@@ -30,6 +30,7 @@ Datatype fixed_string_type(std::size_t length) {
   Datatype type(check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
   check_status(H5Tset_size(type.get(), length), "H5Tset_size");
   check_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
+  check_status(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
   return type;
 }
 
@@ -45,20 +46,16 @@ void write_attribute(hid_t object, const std::string& name, const std::string& v
   check_status(H5Awrite(attribute.get(), type.get(), &text), "writing attribute " + name);
 }
 
-template <class T>
-void write_attribute(hid_t object, const std::string& name, const std::vector<T>& values) {
-  const hsize_t size = values.size();
-  Dataspace space(check(H5Screate_simple(1, &size, nullptr), "H5Screate_simple"));
-  Attribute attribute(check(H5Acreate2(object, name.c_str(), native_type<T>(), space.get(),
-                                       H5P_DEFAULT, H5P_DEFAULT),
-                            "creating attribute " + name));
-  check_status(H5Awrite(attribute.get(), native_type<T>(), values.data()),
-               "writing attribute " + name);
+void write_numeric_attribute(hid_t object, const std::string& name, hid_t file_type,
+                             hid_t memory_type, const void* values, std::size_t count, bool scalar) {
+  const hsize_t size = count;
+  Dataspace space(check(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &size, nullptr),
+                        "creating the dataspace of attribute " + name));
+  Attribute attribute(check(
+      H5Acreate2(object, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      "creating attribute " + name));
+  check_status(H5Awrite(attribute.get(), memory_type, values), "writing attribute " + name);
 }
-template void write_attribute(hid_t, const std::string&, const std::vector<std::int8_t>&);
-template void write_attribute(hid_t, const std::string&, const std::vector<std::int32_t>&);
-template void write_attribute(hid_t, const std::string&, const std::vector<std::int64_t>&);
-template void write_attribute(hid_t, const std::string&, const std::vector<double>&);
 
 bool has_attribute(hid_t object, const std::string& name) {
   const htri_t exists = H5Aexists(object, name.c_str());

@@ -74,16 +74,24 @@ template <> inline hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64
 template <> inline hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
 template <> inline hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
 
-// A fixed-length, NUL-padded ASCII string type of `length` bytes.
+// A fixed-length, NUL-padded UTF-8 string type of `length` bytes.
 Datatype fixed_string_type(std::size_t length);
 
 // ---- attributes (written at creation, collectively in parallel files) ---------------------------
+// A variable-length UTF-8 string, scalar.
 void write_attribute(hid_t object, const std::string& name, const std::string& value);
+// `count` values of `memory_type` at `values`, stored as `file_type`: a scalar when `scalar`
+// (count must be 1), otherwise a 1-D array.
+void write_numeric_attribute(hid_t object, const std::string& name, hid_t file_type,
+                             hid_t memory_type, const void* values, std::size_t count, bool scalar);
 template <class T>
-void write_attribute(hid_t object, const std::string& name, const std::vector<T>& values);
+void write_attribute(hid_t object, const std::string& name, const std::vector<T>& values) {
+  write_numeric_attribute(object, name, native_type<T>(), native_type<T>(), values.data(),
+                          values.size(), false);
+}
 template <class T>
 void write_attribute(hid_t object, const std::string& name, T value) {
-  write_attribute(object, name, std::vector<T>{value});
+  write_numeric_attribute(object, name, native_type<T>(), native_type<T>(), &value, 1, true);
 }
 
 bool has_attribute(hid_t object, const std::string& name);

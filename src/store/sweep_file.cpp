@@ -96,39 +96,38 @@ struct ResultColumn {
   const char* name;
   hid_t (*type)();
   double fill;
+  bool fill_means_missing;  // the fill is a sentinel, declared as _FillValue for netCDF readers
   const char* description;
+  const char* units;        // CF units, or nullptr
 };
 const ResultColumn kResultColumns[] = {
-    {"status", [] { return H5T_NATIVE_INT8; }, 0,
-     "pending / finished / diverged / failed (flag_values / flag_meanings); written last"},
-    {"rank", [] { return H5T_NATIVE_INT32; }, -1, "MPI rank that ran the trial"},
-    {"steps_completed", [] { return H5T_NATIVE_INT64; }, -1, "updates actually taken"},
-    {"wall_seconds", [] { return H5T_NATIVE_DOUBLE; }, kNaN, "wall time of the trial, s"},
-    {"examples_per_second", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
-     "training examples per second (evaluation excluded)"},
-    {"final_train_loss", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
-     "training loss at the last evaluation"},
-    {"final_test_metric", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
-     "test metric at the last evaluation"},
-    {"checksum", [] { return H5T_NATIVE_UINT64; }, 0,
-     "FNV-1a 64 of the trial's written values (docs/hdf5-schema.md)"},
+    {"status", [] { return H5T_NATIVE_INT8; }, 0, false,
+     "pending / finished / diverged / failed (flag_values / flag_meanings); written last", nullptr},
+    {"rank", [] { return H5T_NATIVE_INT32; }, -1, true, "MPI rank that ran the trial", nullptr},
+    {"steps_completed", [] { return H5T_NATIVE_INT64; }, -1, true, "updates actually taken", nullptr},
+    {"wall_seconds", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true, "wall time of the trial", "s"},
+    {"examples_per_second", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
+     "training examples per second (evaluation excluded)", "s-1"},
+    {"final_train_loss", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
+     "training loss at the last evaluation of a finished trial (NaN otherwise)", nullptr},
+    {"final_test_metric", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
+     "test metric at the last evaluation of a finished trial (NaN otherwise)", nullptr},
+    {"checksum", [] { return H5T_NATIVE_UINT64; }, 0, false,
+     "FNV-1a 64 of everything else the trial's rank wrote (docs/hdf5-schema.md)", nullptr},
 };
 
 // Evaluation curves: 2-D [trial, eval].
-struct CurveColumn {
-  const char* name;
-  hid_t (*type)();
-  double fill;
-  const char* description;
-};
-const CurveColumn kCurveColumns[] = {
-    {"eval_step", [] { return H5T_NATIVE_INT64; }, -1, "updates taken before the evaluation"},
-    {"eval_epoch", [] { return H5T_NATIVE_DOUBLE; }, kNaN, "epochs completed at the evaluation"},
-    {"eval_learning_rate", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
-     "learning rate of the last update before the evaluation"},
-    {"train_loss", [] { return H5T_NATIVE_DOUBLE; }, kNaN,
-     "mean training loss over the training evaluation set"},
-    {"test_metric", [] { return H5T_NATIVE_DOUBLE; }, kNaN, "mean test metric over the test set"},
+const ResultColumn kCurveColumns[] = {
+    {"eval_step", [] { return H5T_NATIVE_INT64; }, -1, true,
+     "updates taken before the evaluation: round(k * steps / evaluations)", nullptr},
+    {"eval_epoch", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
+     "epochs completed at the evaluation", nullptr},
+    {"eval_learning_rate", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
+     "learning rate of the last update before the evaluation (k = 0: of the first update)", nullptr},
+    {"train_loss", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
+     "mean training loss over the training evaluation set", nullptr},
+    {"test_metric", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
+     "mean test metric over the test set", nullptr},
 };
 
 std::string utc_now() {
@@ -146,25 +145,39 @@ std::string flag_meanings(const std::vector<std::string>& names) {
   return out;
 }
 
-// A contiguous, early-allocated dataset whose unwritten elements read as `fill`.
-// A null `fill` keeps HDF5's default (zero bytes: empty strings).
+// A contiguous, early-allocated dataset whose unwritten elements read as `fill` (a null `fill`
+// keeps HDF5's default, zero bytes). When `fill_means_missing`, the fill is also declared as the
+// netCDF/CF _FillValue, so xarray masks unwritten elements.
+struct DatasetOptions {
+  const double* fill = nullptr;
+  bool fill_means_missing = false;
+  const char* units = nullptr;
+  bool write_fill = true;  // false: never write the fill (a dimension that holds no data)
+};
 h5::Dataset create_dataset(hid_t file, const std::string& name, hid_t type,
-                           const std::vector<hsize_t>& dims, const double* fill,
+                           const std::vector<hsize_t>& dims, const DatasetOptions& options,
                            const std::string& description) {
   h5::Dataspace space(h5::check(
       H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
   h5::PropertyList properties(h5::check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
   h5::check_status(H5Pset_layout(properties.get(), H5D_CONTIGUOUS), "H5Pset_layout");
   h5::check_status(H5Pset_alloc_time(properties.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
-  h5::check_status(H5Pset_fill_time(properties.get(), H5D_FILL_TIME_IFSET), "H5Pset_fill_time");
-  if (fill) {
-    h5::check_status(H5Pset_fill_value(properties.get(), H5T_NATIVE_DOUBLE, fill),
+  h5::check_status(H5Pset_fill_time(properties.get(), options.write_fill ? H5D_FILL_TIME_IFSET
+                                                                          : H5D_FILL_TIME_NEVER),
+                   "H5Pset_fill_time");
+  if (options.fill) {
+    h5::check_status(H5Pset_fill_value(properties.get(), H5T_NATIVE_DOUBLE, options.fill),
                      "H5Pset_fill_value");
   }
   h5::Dataset dataset(h5::check(H5Dcreate2(file, name.c_str(), type, space.get(), H5P_DEFAULT,
                                            properties.get(), H5P_DEFAULT),
                                 "creating dataset /" + name));
-  h5::write_attribute(dataset.get(), "long_name", description);
+  if (!description.empty()) h5::write_attribute(dataset.get(), "long_name", description);
+  if (options.fill && options.fill_means_missing) {
+    h5::write_numeric_attribute(dataset.get(), "_FillValue", type, H5T_NATIVE_DOUBLE, options.fill,
+                                1, false);
+  }
+  if (options.units) h5::write_attribute(dataset.get(), "units", std::string(options.units));
   return dataset;
 }
 
@@ -225,11 +238,12 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
 
   // Dimension coordinates.
   const double zero = 0.0;
-  h5::Dataset trial_axis = create_dataset(file, "trial", H5T_NATIVE_INT64, {trial_count}, &zero,
-                                          "trial index (grid order)");
-  h5::Dataset eval_axis = create_dataset(file, "eval", H5T_NATIVE_INT32,
-                                         {static_cast<hsize_t>(evaluations + 1)}, &zero,
-                                         "evaluation index: 0 before training, k at k/evaluations");
+  const DatasetOptions zero_filled{&zero};
+  h5::Dataset trial_axis = create_dataset(file, "trial", H5T_NATIVE_INT64, {trial_count},
+                                          zero_filled, "trial index (grid order)");
+  h5::Dataset eval_axis = create_dataset(
+      file, "eval", H5T_NATIVE_INT32, {static_cast<hsize_t>(evaluations + 1)}, zero_filled,
+      "evaluation index: 0 before training, k after round(k * steps / evaluations) updates");
   h5::check_status(H5DSset_scale(trial_axis.get(), "trial"), "H5DSset_scale trial");
   h5::check_status(H5DSset_scale(eval_axis.get(), "eval"), "H5DSset_scale eval");
   const auto attach = [&](const h5::Dataset& dataset, int dimension, const h5::Dataset& axis) {
@@ -241,20 +255,25 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
     sweep.datasets_.emplace(name, std::move(dataset));
     return sweep.datasets_.at(name).get();
   };
-  auto trial_dataset = [&](const char* name, hid_t type, double fill, const char* description) {
-    h5::Dataset dataset = create_dataset(file, name, type, {trial_count}, &fill, description);
+  auto trial_dataset = [&](const char* name, hid_t type, const DatasetOptions& options,
+                           const char* description) {
+    h5::Dataset dataset = create_dataset(file, name, type, {trial_count}, options, description);
     attach(dataset, 0, trial_axis);
     return add(name, std::move(dataset));
   };
 
-  for (const auto& column : kEnumColumns) trial_dataset(column.name, H5T_NATIVE_INT8, 0, column.description);
-  for (const auto& column : kInt32Columns) trial_dataset(column.name, H5T_NATIVE_INT32, 0, column.description);
-  for (const auto& column : kInt64Columns) trial_dataset(column.name, H5T_NATIVE_INT64, 0, column.description);
-  for (const auto& column : kDoubleColumns) trial_dataset(column.name, H5T_NATIVE_DOUBLE, kNaN, column.description);
-  for (const auto& column : kResultColumns) trial_dataset(column.name, column.type(), column.fill, column.description);
+  // Hyperparameters are all written at creation: their fill is never seen.
+  for (const auto& column : kEnumColumns) trial_dataset(column.name, H5T_NATIVE_INT8, zero_filled, column.description);
+  for (const auto& column : kInt32Columns) trial_dataset(column.name, H5T_NATIVE_INT32, zero_filled, column.description);
+  for (const auto& column : kInt64Columns) trial_dataset(column.name, H5T_NATIVE_INT64, zero_filled, column.description);
+  for (const auto& column : kDoubleColumns) trial_dataset(column.name, H5T_NATIVE_DOUBLE, zero_filled, column.description);
+  for (const auto& column : kResultColumns) {
+    trial_dataset(column.name, column.type(), {&column.fill, column.fill_means_missing, column.units},
+                  column.description);
+  }
   {
     h5::Datatype message_type = h5::fixed_string_type(kMessageLength);
-    h5::Dataset message = create_dataset(file, "message", message_type.get(), {trial_count}, nullptr,
+    h5::Dataset message = create_dataset(file, "message", message_type.get(), {trial_count}, {},
                                          "why a trial diverged or failed (empty when finished)");
     attach(message, 0, trial_axis);
     add("message", std::move(message));
@@ -262,20 +281,32 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
   for (const auto& column : kCurveColumns) {
     h5::Dataset dataset = create_dataset(file, column.name, column.type(),
                                          {trial_count, static_cast<hsize_t>(evaluations + 1)},
-                                         &column.fill, column.description);
+                                         {&column.fill, column.fill_means_missing, column.units},
+                                         column.description);
     attach(dataset, 0, trial_axis);
     attach(dataset, 1, eval_axis);
     add(column.name, std::move(dataset));
   }
-  trial_dataset("step_loss_row_start", H5T_NATIVE_INT64, 0, "first element of the trial's step_loss run");
-  const hid_t row_size = trial_dataset("step_loss_row_size", H5T_NATIVE_INT64, 0,
+  trial_dataset("step_loss_row_start", H5T_NATIVE_INT64, zero_filled,
+                "first element of the trial's step_loss run");
+  const hid_t row_size = trial_dataset("step_loss_row_size", H5T_NATIVE_INT64, zero_filled,
                                        "number of step_loss elements of the trial");
   h5::write_attribute(row_size, "sample_dimension", std::string("obs"));
   {
+    // The ragged dimension: a netCDF "dimension without a variable" (1 byte per element, never
+    // written; parallel HDF5 allocates every dataset at creation).
+    const auto obs_count = static_cast<hsize_t>(observations);
+    h5::Dataset obs = create_dataset(file, "obs", H5T_NATIVE_INT8, {obs_count},
+                                     {nullptr, false, nullptr, false}, "");
+    char not_a_variable[96];
+    std::snprintf(not_a_variable, sizeof not_a_variable,
+                  "This is a netCDF dimension but not a netCDF variable.%10llu",
+                  static_cast<unsigned long long>(obs_count));
+    h5::check_status(H5DSset_scale(obs.get(), not_a_variable), "H5DSset_scale obs");
     h5::Dataset step_loss = create_dataset(
-        file, "step_loss", H5T_NATIVE_FLOAT, {static_cast<hsize_t>(std::max<std::int64_t>(observations, 0))},
-        &kNaN, "minibatch training loss at steps 0, e, 2e, ... (e = step_loss_every), ragged by trial");
-    h5::check_status(H5DSset_scale(step_loss.get(), "obs"), "H5DSset_scale obs");
+        file, "step_loss", H5T_NATIVE_FLOAT, {obs_count}, {&kNaN, true, nullptr},
+        "minibatch training loss at steps 0, e, 2e, ... (e = step_loss_every), ragged by trial");
+    attach(step_loss, 0, obs);
     add("step_loss", std::move(step_loss));
   }
 
@@ -331,31 +362,44 @@ hid_t SweepFile::dataset(const std::string& name) const {
   return found->second.get();
 }
 
+namespace {
+// The message as stored: UTF-8, cut at a character boundary to fit, NUL-padded.
+std::vector<char> stored_message(const std::string& message) {
+  std::size_t length = std::min(message.size(), kMessageLength - 1);
+  while (length > 0 && length < message.size() &&
+         (static_cast<unsigned char>(message[length]) & 0xC0) == 0x80) {
+    --length;  // do not split a multi-byte character
+  }
+  std::vector<char> bytes(kMessageLength, '\0');
+  std::copy(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(length), bytes.begin());
+  return bytes;
+}
+}  // namespace
+
 void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome& outcome, int rank) {
   const auto row = static_cast<hsize_t>(trial.index);
   const auto points = static_cast<std::size_t>(evaluations_ + 1);
   const std::string what = concat(path_, ": writing trial ", trial.index);
 
+  // Exactly what goes to disk, so the checksum is that of the stored values.
   StoredTrial stored;
   stored.trial = trial;
   stored.outcome = outcome;
   stored.outcome.curve.resize(points, {-1, kNaN, kNaN, kNaN, kNaN});
   stored.outcome.step_losses.resize(static_cast<std::size_t>(step_loss_size_[trial.index]),
                                     std::numeric_limits<float>::quiet_NaN());
+  const std::vector<char> message = stored_message(outcome.message);
+  stored.outcome.message.assign(message.data());
   stored.rank = rank;
-  if (!outcome.curve.empty()) {
-    stored.final_train_loss = outcome.curve.back().train_loss;
-    stored.final_test_metric = outcome.curve.back().test_metric;
-  } else {
-    stored.final_train_loss = stored.final_test_metric = kNaN;
-  }
+  const bool finished = outcome.status == spec::TrialStatus::finished && !outcome.curve.empty();
+  stored.final_train_loss = finished ? outcome.curve.back().train_loss : kNaN;
+  stored.final_test_metric = finished ? outcome.curve.back().test_metric : kNaN;
   stored.checksum = outcome_checksum(stored);
 
-  const auto& curve = stored.outcome.curve;
   const std::vector<hsize_t> curve_offset{row, 0}, curve_count{1, points};
   std::vector<std::int64_t> steps;
   std::vector<double> epochs, rates, losses, metrics;
-  for (const spec::CurvePoint& point : curve) {
+  for (const spec::CurvePoint& point : stored.outcome.curve) {
     steps.push_back(point.step);
     epochs.push_back(point.epoch);
     rates.push_back(point.learning_rate);
@@ -374,20 +418,20 @@ void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome
   }
 
   const std::vector<hsize_t> one{row}, single{1};
-  h5::write_slab(dataset("rank"), std::vector<std::int32_t>{rank}, one, single, what);
-  h5::write_slab(dataset("steps_completed"), std::vector<std::int64_t>{outcome.steps_completed}, one, single, what);
-  h5::write_slab(dataset("wall_seconds"), std::vector<double>{outcome.wall_seconds}, one, single, what);
-  h5::write_slab(dataset("examples_per_second"), std::vector<double>{outcome.examples_per_second}, one, single, what);
-  h5::write_slab(dataset("final_train_loss"), std::vector<double>{stored.final_train_loss}, one, single, what);
-  h5::write_slab(dataset("final_test_metric"), std::vector<double>{stored.final_test_metric}, one, single, what);
-  std::vector<char> message(kMessageLength, '\0');
-  outcome.message.copy(message.data(), kMessageLength - 1);
+  const auto write_one = [&](const char* name, auto value) {
+    h5::write_slab(dataset(name), std::vector<decltype(value)>{value}, one, single, what);
+  };
+  write_one("rank", static_cast<std::int32_t>(rank));
+  write_one("steps_completed", outcome.steps_completed);
+  write_one("wall_seconds", outcome.wall_seconds);
+  write_one("examples_per_second", outcome.examples_per_second);
+  write_one("final_train_loss", stored.final_train_loss);
+  write_one("final_test_metric", stored.final_test_metric);
   h5::Datatype message_type = h5::fixed_string_type(kMessageLength);
   h5::write_slab(dataset("message"), message_type.get(), message.data(), one, single, what);
-  h5::write_slab(dataset("checksum"), std::vector<std::uint64_t>{stored.checksum}, one, single, what);
+  write_one("checksum", stored.checksum);
   // The commit marker: a trial whose status is not pending is complete on disk.
-  h5::write_slab(dataset("status"), std::vector<std::int8_t>{static_cast<std::int8_t>(outcome.status)},
-                 one, single, what);
+  write_one("status", static_cast<std::int8_t>(outcome.status));
 }
 
 void SweepFile::close() {
@@ -396,18 +440,26 @@ void SweepFile::close() {
 }
 
 std::uint64_t outcome_checksum(const StoredTrial& stored) {
+  // Every value write_outcome stores except the checksum itself, in this order (native
+  // little-endian bytes; docs/hdf5-schema.md gives the recipe for other readers).
   Fnv1a64 hash;
-  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.step, sizeof point.step);
-  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.epoch, sizeof(double));
-  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.learning_rate, sizeof(double));
-  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.train_loss, sizeof(double));
-  for (const spec::CurvePoint& point : stored.outcome.curve) hash.update(&point.test_metric, sizeof(double));
+  const auto& curve = stored.outcome.curve;
+  for (const spec::CurvePoint& point : curve) hash.update(&point.step, sizeof point.step);
+  for (const spec::CurvePoint& point : curve) hash.update(&point.epoch, sizeof(double));
+  for (const spec::CurvePoint& point : curve) hash.update(&point.learning_rate, sizeof(double));
+  for (const spec::CurvePoint& point : curve) hash.update(&point.train_loss, sizeof(double));
+  for (const spec::CurvePoint& point : curve) hash.update(&point.test_metric, sizeof(double));
   hash.update(stored.outcome.step_losses.data(), stored.outcome.step_losses.size() * sizeof(float));
   const auto status = static_cast<std::int8_t>(stored.outcome.status);
   hash.update(&status, 1);
   hash.update(&stored.outcome.steps_completed, sizeof(std::int64_t));
   hash.update(&stored.final_train_loss, sizeof(double));
   hash.update(&stored.final_test_metric, sizeof(double));
+  hash.update(&stored.rank, sizeof(std::int32_t));
+  hash.update(&stored.outcome.wall_seconds, sizeof(double));
+  hash.update(&stored.outcome.examples_per_second, sizeof(double));
+  const std::vector<char> message = stored_message(stored.outcome.message);
+  hash.update(message.data(), message.size());
   return hash.value();
 }
 

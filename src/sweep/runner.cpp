@@ -90,12 +90,15 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   for (std::size_t n = 0; n < mine.size(); ++n) {
     const spec::Trial& trial = trials[mine[n]];
     spec::TrialOutcome outcome;
+    const Clock::time_point trial_start = Clock::now();
     try {
       outcome = train::train_trial(trial, context);
     } catch (const std::exception& e) {
       outcome = spec::TrialOutcome{};
       outcome.status = spec::TrialStatus::failed;
-      outcome.message = e.what();
+      outcome.message = concat("rank ", comm.rank(), ": ", e.what());
+      outcome.wall_seconds = std::chrono::duration<double>(Clock::now() - trial_start).count();
+      outcome.examples_per_second = NAN;
       log::error("trial ", trial.index, " (", describe(trial), ") failed: ", e.what());
     }
     file.write_outcome(trial, outcome, comm.rank());

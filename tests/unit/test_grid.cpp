@@ -1,0 +1,104 @@
+// Grid expansion (order, derived fields, budgets) and the static partition (every trial exactly
+// once on 1 … 7 ranks, balanced).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "spec/grid.hpp"
+#include "test_support.hpp"
+
+using namespace sgdsweep::spec;
+
+namespace {
+Spec small_spec() {
+  Spec spec;
+  spec.seeds = 3;
+  spec.seed = 11;
+  spec.optimizers = {OptimizerKind::sgd, OptimizerKind::momentum};
+  spec.momentum = 0.9;
+  spec.l2 = 1e-5;
+  spec.batch_sizes = {16, 64, 256};
+  spec.log2_effective_learning_rates = {-6, -5};
+  spec.budget_kind = BudgetKind::epochs;
+  spec.epochs = 2;
+  spec.evaluations = 5;
+  spec.warmup_epochs = 0.5;
+  return spec;
+}
+}  // namespace
+
+TEST(Grid, CartesianProductInDocumentedOrder) {
+  const auto trials = expand_grid(small_spec(), 1000, 200);
+  ASSERT_EQ(trials.size(), 2u * 3 * 2 * 3);
+  for (std::size_t i = 0; i < trials.size(); ++i) EXPECT_EQ(trials[i].index, static_cast<std::int64_t>(i));
+  // Seed fastest, then learning rate, batch size, optimizer.
+  EXPECT_EQ(trials[1].seed_index, 1);
+  EXPECT_EQ(trials[3].log2_effective_learning_rate, -5);
+  EXPECT_EQ(trials[6].batch_size, 64);
+  EXPECT_EQ(trials[18].optimizer, OptimizerKind::momentum);
+  // Same seed index, same seed, across the whole grid (common random numbers).
+  EXPECT_EQ(trials[0].seed, trials[18 + 3].seed);
+  EXPECT_NE(trials[0].seed, trials[1].seed);
+  EXPECT_LT(trials[0].seed, 1ull << 63);
+}
+
+TEST(Grid, DerivedRatesStepsAndWarmup) {
+  const auto trials = expand_grid(small_spec(), 1000, 200);
+  const Trial& sgd = trials[0];
+  EXPECT_DOUBLE_EQ(sgd.effective_learning_rate, std::exp2(-6));
+  EXPECT_DOUBLE_EQ(sgd.learning_rate, std::exp2(-6));
+  EXPECT_EQ(sgd.steps_per_epoch, 62);  // floor(1000 / 16)
+  EXPECT_EQ(sgd.steps, 124);
+  EXPECT_EQ(sgd.warmup_steps, 31);
+  const Trial& momentum = trials[18];
+  EXPECT_DOUBLE_EQ(momentum.momentum, 0.9);
+  EXPECT_NEAR(momentum.learning_rate, std::exp2(-6) * 0.1, 1e-15);  // ε = ε_eff (1 − m)
+  const Trial& big = trials[12];
+  EXPECT_EQ(big.batch_size, 256);
+  EXPECT_EQ(big.steps, 6);  // 2 epochs of 3 steps
+}
+
+TEST(Grid, StepBudgetIsTheSameForEveryBatchSize) {
+  Spec spec = small_spec();
+  spec.budget_kind = BudgetKind::steps;
+  spec.steps = 100;
+  for (const Trial& trial : expand_grid(spec, 1000, 200)) {
+    EXPECT_EQ(trial.steps, 100);
+    EXPECT_DOUBLE_EQ(trial.epochs, 100.0 / trial.steps_per_epoch);
+  }
+}
+
+TEST(Grid, BatchLargerThanTheDataIsAnError) {
+  Spec spec = small_spec();
+  spec.source_path = "big.toml";
+  spec.batch_sizes = {2048};
+  sgdsweep::testing::expect_error([&] { expand_grid(spec, 1000, 200); },
+                                  {"big.toml", "batch size 2048", "1000 training examples"});
+}
+
+TEST(Grid, PartitionRunsEveryTrialExactlyOnceOnOneToSevenRanks) {
+  const auto trials = expand_grid(small_spec(), 1000, 200);
+  for (int ranks = 1; ranks <= 7; ++ranks) {
+    const auto assignment = partition(trials, ranks);
+    ASSERT_EQ(assignment.size(), static_cast<std::size_t>(ranks));
+    std::vector<int> times_run(trials.size(), 0);
+    double max_load = 0, total = 0, largest = 0;
+    for (const auto& mine : assignment) {
+      double load = 0;
+      for (std::int64_t index : mine) {
+        ++times_run[index];
+        load += trials[index].cost;
+      }
+      max_load = std::max(max_load, load);
+    }
+    for (const Trial& trial : trials) {
+      total += trial.cost;
+      largest = std::max(largest, trial.cost);
+    }
+    for (std::size_t i = 0; i < trials.size(); ++i) EXPECT_EQ(times_run[i], 1) << "trial " << i << ", " << ranks << " ranks";
+    // Longest-processing-time-first is within 4/3 of the optimum; the bound below is looser.
+    EXPECT_LE(max_load, 4.0 / 3.0 * std::max(total / ranks, largest) + 1e-9) << ranks << " ranks";
+    EXPECT_EQ(assignment, partition(trials, ranks));  // deterministic: every rank computes the same
+  }
+}

@@ -1,0 +1,93 @@
+// The autoencoder against PyTorch (ground truth from outside): loss, every gradient, and the losses
+// of three heavy-ball steps with L2, from the fixture tests/reference/autoencoder_torch.py writes.
+// The fixture's path comes in SGDSWEEP_TORCH_FIXTURE (set by CTest); without it the test skips.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "nn/models/autoencoder.hpp"
+#include "ops/registry.hpp"
+#include "train/optimizer.hpp"
+
+using namespace sgdsweep;
+
+namespace {
+
+std::map<std::string, std::vector<double>> read_fixture(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8];
+  in.read(magic, 8);
+  EXPECT_TRUE(in && std::memcmp(magic, "SGDREF1\0", 8) == 0) << path << " is not a reference fixture";
+  std::map<std::string, std::vector<double>> records;
+  std::uint32_t name_length = 0;
+  while (in.read(reinterpret_cast<char*>(&name_length), 4)) {
+    std::string name(name_length, '\0');
+    std::uint64_t count = 0;
+    in.read(name.data(), name_length);
+    in.read(reinterpret_cast<char*>(&count), 8);
+    std::vector<double> values(count);
+    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(count * 8));
+    records[name] = std::move(values);
+  }
+  return records;
+}
+
+std::vector<float> narrow(const std::vector<double>& values) { return {values.begin(), values.end()}; }
+
+}  // namespace
+
+class ReferenceTorch : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReferenceTorch, AutoencoderLossGradientsAndMomentumSteps) {
+  const char* path = std::getenv("SGDSWEEP_TORCH_FIXTURE");
+  if (!path) GTEST_SKIP() << "SGDSWEEP_TORCH_FIXTURE not set (CTest sets it after running autoencoder_torch.py)";
+  const auto fixture = read_fixture(path);
+  const std::vector<double>& hyper = fixture.at("hyperparameters");
+  const std::vector<float> input = narrow(fixture.at("input"));
+  const std::int64_t batch = static_cast<std::int64_t>(input.size()) / 784;
+
+  const auto backend = ops::make_backend(GetParam());
+  nn::Autoencoder model(*backend, batch, nn::AutoencoderInit::glorot, 1);
+  std::vector<float> theta(static_cast<std::size_t>(model.parameters().size()));
+  for (const nn::ParameterTensor& tensor : model.parameters().tensors()) {
+    const std::vector<double>& values = fixture.at(tensor.name);
+    ASSERT_EQ(static_cast<std::int64_t>(values.size()), tensor.count) << tensor.name;
+    std::copy(values.begin(), values.end(), theta.begin() + tensor.offset);
+  }
+  model.parameters().upload_values(theta);
+  ops::Buffer<float> x(*backend, input.size());
+  x.upload(input.data(), input.size());
+  ops::Buffer<double> loss_sum(*backend, 1);
+  train::Optimizer optimizer(model.parameters(), hyper[1], hyper[2]);
+
+  const std::vector<double>& losses = fixture.at("losses");
+  for (std::size_t step = 0; step < losses.size(); ++step) {
+    model.forward_backward({x.data(), nullptr, batch}, 1.0f / batch, loss_sum.data());
+    double loss = 0;
+    loss_sum.download(&loss, 1);
+    loss /= batch;
+    EXPECT_NEAR(loss, losses[step], 2e-5 * losses[step]) << "step " << step;
+    if (step == 0) {
+      const std::vector<float> gradient = model.parameters().download_gradients();
+      for (const nn::ParameterTensor& tensor : model.parameters().tensors()) {
+        const std::vector<double>& expected = fixture.at("grad." + tensor.name);
+        double largest = 0, worst = 0;
+        for (std::int64_t i = 0; i < tensor.count; ++i) {
+          ASSERT_TRUE(std::isfinite(gradient[tensor.offset + i])) << tensor.name << "[" << i << "]";
+          largest = std::max(largest, std::abs(expected[i]));
+          worst = std::max(worst, std::abs(gradient[tensor.offset + i] - expected[i]));
+        }
+        // Single against double precision: within 1e-4 of the tensor's largest gradient.
+        EXPECT_LE(worst, 1e-4 * largest + 1e-7) << tensor.name << ": largest |grad| " << largest;
+      }
+    }
+    optimizer.step(hyper[0]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReferenceTorch, ::testing::ValuesIn(sgdsweep::ops::available_devices()),
+                         [](const auto& param_info) { return param_info.param; });
