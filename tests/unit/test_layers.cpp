@@ -186,6 +186,34 @@ TEST_P(BackendTest, AutoencoderGradientsMatchFiniteDifferences) {
   }
 }
 
+TEST_P(BackendTest, SigmoidIsAccurateMonotonicAndSaturatesCleanly) {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 100.0f; v += 0.003f) x.push_back(v);
+  x.push_back(0.0f);
+  x.push_back(1e30f);
+  x.push_back(-1e30f);
+  ops::Buffer<float> xb = to_backend(backend(), x), yb(backend(), x.size());
+  backend().sigmoid_forward(xb.data(), yb.data(), static_cast<std::int64_t>(x.size()));
+  const std::vector<float> y = to_host(yb);
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(y[i])) << x[i];
+    ASSERT_GE(y[i], 0.0f);
+    ASSERT_LE(y[i], 1.0f);
+    const double exact = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+    if (std::abs(x[i]) <= 80.0f) {
+      worst = std::max(worst, std::abs(y[i] - exact) / exact);
+    } else {
+      EXPECT_LE(std::abs(y[i] - exact), 1e-30) << x[i];
+    }
+    if (i > 0 && i + 3 < x.size()) {
+      EXPECT_LE(y[i - 1], y[i]) << "not monotonic at " << x[i];
+    }
+  }
+  EXPECT_LE(worst, 4e-7);  // a few float ulps
+  EXPECT_EQ(y[y.size() - 3], 0.5f);
+}
+
 TEST_P(BackendTest, SumRowsAddRowVectorAndGatherMatchLoops) {
   const std::int64_t rows = 7, columns = 300;  // more columns than one host tile
   const std::vector<float> x = random_values(rows * columns, 7);
