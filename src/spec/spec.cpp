@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 #include <toml++/toml.h>
+#include <type_traits>
 
 #include "util/error.hpp"
 
@@ -79,27 +80,19 @@ class Section {
     if (!value->is_string()) bad(key, *value, "a string");
     return value->value<std::string>();
   }
-  std::optional<std::vector<std::string>> strings(const std::string& key) const {
+  // A non-empty array whose items are all T (std::string or std::int64_t).
+  template <class T>
+  std::optional<std::vector<T>> array(const std::string& key) const {
+    const char* expected = std::is_same_v<T, std::string> ? "a non-empty array of strings"
+                                                          : "a non-empty array of integers";
     const toml::node* value = node(key);
     if (!value) return std::nullopt;
-    const toml::array* array = value->as_array();
-    if (!array || array->empty()) bad(key, *value, "a non-empty array of strings");
-    std::vector<std::string> out;
-    for (const toml::node& item : *array) {
-      if (!item.is_string()) bad(key, item, "a non-empty array of strings");
-      out.push_back(*item.value<std::string>());
-    }
-    return out;
-  }
-  std::optional<std::vector<std::int64_t>> integers(const std::string& key) const {
-    const toml::node* value = node(key);
-    if (!value) return std::nullopt;
-    const toml::array* array = value->as_array();
-    if (!array || array->empty()) bad(key, *value, "a non-empty array of integers");
-    std::vector<std::int64_t> out;
-    for (const toml::node& item : *array) {
-      if (!item.is_integer()) bad(key, item, "a non-empty array of integers");
-      out.push_back(*item.value<std::int64_t>());
+    const toml::array* items = value->as_array();
+    if (!items || items->empty()) bad(key, *value, expected);
+    std::vector<T> out;
+    for (const toml::node& item : *items) {
+      if (!item.is<T>()) bad(key, item, expected);
+      out.push_back(*item.value<T>());
     }
     return out;
   }
@@ -266,7 +259,7 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   check(spec.warmup_epochs >= 0, schedule, "warmup_epochs", "must be >= 0");
 
   const Section optimizer(root, "optimizer", {"names", "momentum", "l2"}, source_path);
-  const auto names = require(optimizer.strings("names"), optimizer, "names",
+  const auto names = require(optimizer.array<std::string>("names"), optimizer, "names",
                              "an array of \"sgd\" and/or \"momentum\"");
   for (const std::string& name : names) {
     OptimizerKind kind = OptimizerKind::sgd;
@@ -289,7 +282,7 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   check(spec.l2 >= 0, optimizer, "l2", "must be >= 0");
 
   const Section grid(root, "grid", {"batch_sizes", "log2_effective_lr"}, source_path);
-  spec.batch_sizes = require(grid.integers("batch_sizes"), grid, "batch_sizes",
+  spec.batch_sizes = require(grid.array<std::int64_t>("batch_sizes"), grid, "batch_sizes",
                              "an array of positive integers");
   for (std::size_t i = 0; i < spec.batch_sizes.size(); ++i) {
     check(spec.batch_sizes[i] > 0, grid, "batch_sizes",
