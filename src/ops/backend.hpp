@@ -1,13 +1,14 @@
 // The op interface: every computation a model does, as calls on a Backend. Models and layers see
 // raw device pointers and these ops only, never a Kokkos View, a CUDA stream or a cuDNN handle.
-// The host backend (Kokkos + CBLAS, host_backend.cpp) is the reference the CUDA backend
-// (kernels/) is tested against.
+// The host backend (Kokkos + CBLAS, src/ops/host/) is the reference the CUDA backend (kernels/)
+// is tested against.
 //
 // Conventions: matrices are row-major and dense (leading dimension = columns) unless an explicit
-// leading dimension is given; `rows` is the batch dimension. All pointers are backend memory
-// (allocated through the same backend). Ops are asynchronous on a GPU backend except where they
-// return a value or copy to the host. Reductions are deterministic: a fixed order, whatever the
-// thread count, so a trial's arithmetic does not depend on where it runs.
+// leading dimension is given; `rows` is the batch dimension (for images: batch·height·width, the
+// layout is NHWC, channels fastest). All pointers are backend memory (allocated through the same
+// backend). Outputs are overwritten unless the op says it accumulates. Ops are asynchronous on a
+// GPU backend except where they return a value to the host. Reductions are deterministic: a fixed
+// order whatever the thread count, so a trial's arithmetic does not depend on where it runs.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,22 @@
 namespace sgdsweep::ops {
 
 enum class Transpose : bool { no = false, yes = true };
+
+// A 2-D convolution over NHWC images. Weights are [out_channels, kernel, kernel, in_channels]
+// (OHWI); the output is [batch, out_height, out_width, out_channels]. Zero padding on all sides.
+struct Conv2dShape {
+  std::int64_t batch = 0;
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+  std::int64_t in_channels = 0;
+  std::int64_t out_channels = 0;
+  std::int64_t kernel = 3;
+  std::int64_t stride = 1;
+  std::int64_t padding = 1;
+  std::int64_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
+  std::int64_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
+  std::int64_t weight_count() const { return out_channels * kernel * kernel * in_channels; }
+};
 
 class Backend {
  public:
@@ -40,25 +57,105 @@ class Backend {
   virtual void gemm(Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n,
                     std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
                     std::int64_t ldb, float beta, float* c, std::int64_t ldc) = 0;
+  // y = alpha · x + beta · y
+  virtual void axpby(float alpha, const float* x, float beta, float* y, std::int64_t count) = 0;
+  // *out = Σ x·y (one float in backend memory; the sum in double, in ascending order).
+  virtual void dot(const float* x, const float* y, std::int64_t count, float* out) = 0;
+  // Σ x² in double, in ascending order, returned to the host (synchronizes).
+  virtual double sum_of_squares(const float* x, std::int64_t count) = 0;
 
   // y[i, :] += bias[:] for each of `rows` rows of `columns` values.
   virtual void add_row_vector(float* y, const float* bias, std::int64_t rows, std::int64_t columns) = 0;
-  // out[j] = beta · out[j] + Σ_i x[i, j], the sum over i in ascending order.
+  // out[j] = beta · out[j] + Σ_i x[i, j], the sum over i in ascending order (in float).
   virtual void sum_rows(const float* x, std::int64_t rows, std::int64_t columns, float beta,
                         float* out) = 0;
 
-  // ---- elementwise --------------------------------------------------------------------------------
-  // y = 1 / (1 + exp(−x))
-  virtual void sigmoid_forward(const float* x, float* y, std::int64_t count) = 0;
+  // ---- elementwise ------------------------------------------------------------------------------
+  virtual void sigmoid_forward(const float* x, float* y, std::int64_t count) = 0;  // 1/(1+e^−x)
   // dx = dy · y · (1 − y), from the forward output y.
   virtual void sigmoid_backward(const float* y, const float* dy, float* dx, std::int64_t count) = 0;
+  virtual void relu_forward(const float* x, float* y, std::int64_t count) = 0;  // max(x, 0)
+  // dx = dy where y > 0, else 0 (y: the forward output; dx may alias dy).
+  virtual void relu_backward(const float* y, const float* dy, float* dx, std::int64_t count) = 0;
+  virtual void multiply(const float* a, const float* b, float* y, std::int64_t count) = 0;  // y = a·b
+  // y = a + s · b, s = *scale (one float in backend memory); a null scale means s = 1.
+  virtual void add_scaled(const float* a, const float* b, const float* scale, float* y,
+                          std::int64_t count) = 0;
+  // Inverted dropout: mask[i] = 0 with probability p, else 1/(1 − p); y = x · mask. Element i at
+  // position q = first_position + i draws word q mod 4 of Philox(seed, dropout) at (stream, q / 4)
+  // and drops when (word >> 8)·2^−24 < p: the same mask on every backend and for any split of the
+  // batch into microbatches.
+  virtual void dropout_forward(const float* x, float* y, float* mask, std::int64_t count,
+                               float probability, std::uint64_t seed, std::uint32_t stream,
+                               std::uint64_t first_position) = 0;
 
-  // ---- data ---------------------------------------------------------------------------------------
-  // out[i, :] = scale · table[rows[i], :] for i < count: gathers a minibatch of byte-valued
-  // examples (pixels) and converts them to float.
+  // ---- data -----------------------------------------------------------------------------------
+  // out[i, :] = scale · table[rows[i], :] for i < count (bytes to float).
   virtual void gather_rows_u8(const std::uint8_t* table, std::int64_t columns,
                               const std::int32_t* rows, std::int64_t count, float scale,
                               float* out) = 0;
+  // out[i, :] = table[rows[i], :] (embedding lookup).
+  virtual void gather_rows(const float* table, std::int64_t columns, const std::int32_t* rows,
+                           std::int64_t count, float* out) = 0;
+  // table[rows[i], :] += x[i, :] for i = 0, 1, … in order (embedding backward; accumulates).
+  virtual void scatter_add_rows(const float* x, std::int64_t columns, const std::int32_t* rows,
+                                std::int64_t count, float* table) = 0;
+  // Byte images stored NHWC [*, height, width, channels] → float NHWC [count, height, width,
+  // channels]: image rows[i], optionally augmented by augmentation[3i .. 3i+2] = (offset_y,
+  // offset_x, flip): the window of height × width at (offset_y, offset_x) of the image zero-padded
+  // by `padding` on every side, mirrored left-right when flip ≠ 0. A null augmentation means the
+  // image as it is. Then (pixel / 255 − mean[c]) · inv_std[c].
+  virtual void gather_images_u8(const std::uint8_t* table, std::int64_t height, std::int64_t width,
+                                std::int64_t channels, const std::int32_t* rows,
+                                const std::int32_t* augmentation, std::int64_t padding,
+                                std::int64_t count, const float* mean, const float* inv_std,
+                                float* out) = 0;
+
+  // ---- convolution (NHWC, see Conv2dShape) -------------------------------------------------------
+  virtual void conv2d_forward(const Conv2dShape& shape, const float* x, const float* weights,
+                              float* y) = 0;
+  virtual void conv2d_backward_data(const Conv2dShape& shape, const float* dy, const float* weights,
+                                    float* dx) = 0;
+  virtual void conv2d_backward_filter(const Conv2dShape& shape, const float* x, const float* dy,
+                                      float* weight_gradient) = 0;
+
+  // ---- normalisation and pooling -----------------------------------------------------------------
+  // Batch normalisation of x [rows, channels] over its rows, training mode: per channel the mean
+  // and the biased variance v (sums in double, rows ascending), inv_std = 1/sqrt(v + epsilon),
+  // y = gamma·(x − mean)·inv_std + beta; also the unbiased variance v·rows/(rows − 1) (for the
+  // running statistics; v when rows = 1).
+  virtual void batch_norm_forward_training(const float* x, std::int64_t rows, std::int64_t channels,
+                                           const float* gamma, const float* beta, float epsilon,
+                                           float* y, float* mean, float* inv_std,
+                                           float* unbiased_variance) = 0;
+  // Inference mode: y = gamma·(x − running_mean)/sqrt(running_variance + epsilon) + beta.
+  virtual void batch_norm_forward_inference(const float* x, std::int64_t rows, std::int64_t channels,
+                                            const float* gamma, const float* beta,
+                                            const float* running_mean, const float* running_variance,
+                                            float epsilon, float* y) = 0;
+  // From x, dy and the saved mean and inv_std: dx (may alias dy), dgamma, dbeta.
+  virtual void batch_norm_backward(const float* x, const float* dy, std::int64_t rows,
+                                   std::int64_t channels, const float* gamma, const float* mean,
+                                   const float* inv_std, float* dx, float* gamma_gradient,
+                                   float* beta_gradient) = 0;
+  // y[b, c] = mean over p of x[b, p, c] (x: [batch, pixels, channels]).
+  virtual void average_pool_forward(const float* x, std::int64_t batch, std::int64_t pixels,
+                                    std::int64_t channels, float* y) = 0;
+  // dx[b, p, c] = dy[b, c] / pixels.
+  virtual void average_pool_backward(const float* dy, std::int64_t batch, std::int64_t pixels,
+                                     std::int64_t channels, float* dx) = 0;
+
+  // ---- recurrent ----------------------------------------------------------------------------------
+  // One LSTM step for `rows` sequences of `hidden` units. gates [rows, 4·hidden] holds the
+  // pre-activations in PyTorch's order (input, forget, cell, output); on return it holds the
+  // activations (σ, σ, tanh, σ) that backward reads. c = f·c_prev + i·g, h = o·tanh(c).
+  virtual void lstm_cell_forward(float* gates, const float* c_prev, float* c, float* h,
+                                 std::int64_t rows, std::int64_t hidden) = 0;
+  // From the activated gates, c_prev, c, dh = ∂L/∂h and dc = ∂L/∂c (from the next step; on return
+  // ∂L/∂c_prev): gate_gradient [rows, 4·hidden] = ∂L/∂(pre-activations).
+  virtual void lstm_cell_backward(const float* gates, const float* c_prev, const float* c,
+                                  const float* dh, float* dc, float* gate_gradient,
+                                  std::int64_t rows, std::int64_t hidden) = 0;
 
   // ---- losses -------------------------------------------------------------------------------------
   // Squared error of `rows` examples of `columns` values: *loss_sum = Σ_i Σ_j (y − t)² (a double in
@@ -67,6 +164,13 @@ class Backend {
   virtual void squared_error(const float* y, const float* target, std::int64_t rows,
                              std::int64_t columns, float* gradient, float gradient_scale,
                              double* loss_sum) = 0;
+  // Softmax cross-entropy of logits [rows, classes] against integer labels: *loss_sum = Σ_i
+  // (logsumexp(z_i) − z_i[label_i]) and *correct = the number of rows whose first maximal logit is
+  // the label (both doubles in backend memory, rows in ascending order). When `gradient` is not
+  // null it receives gradient_scale · (softmax(z) − onehot(label)).
+  virtual void softmax_cross_entropy(const float* logits, const std::int32_t* labels,
+                                     std::int64_t rows, std::int64_t classes, float* gradient,
+                                     float gradient_scale, double* loss_sum, double* correct) = 0;
 
   // ---- optimizer ----------------------------------------------------------------------------------
   // Heavy-ball SGD in PyTorch's form, with L2 added to the gradient:
@@ -74,10 +178,6 @@ class Backend {
   // With momentum == 0 the velocity is not touched (may be null): w ← w − learning_rate · g.
   virtual void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                           float learning_rate, float momentum, float l2) = 0;
-
-  // ---- reductions ---------------------------------------------------------------------------------
-  // Σ x² in double, in a fixed order (for diagnostics and gradient norms).
-  virtual double sum_of_squares(const float* x, std::int64_t count) = 0;
 };
 
 // Backend memory of `count` values of T, owned: freed through its backend when destroyed.

@@ -1,0 +1,53 @@
+// Host elementwise ops: activations, products, the scaled residual sum, inverted dropout.
+#include "ops/host/host_backend.hpp"
+#include "util/rng.hpp"
+
+namespace sgdsweep::ops::host {
+
+void HostBackend::sigmoid_forward(const float* x, float* y, std::int64_t count) {
+  Kokkos::parallel_for("sgdsweep::sigmoid_forward", Range(0, count),
+                       [=](std::int64_t i) { y[i] = portable_sigmoid(x[i]); });
+}
+
+void HostBackend::sigmoid_backward(const float* y, const float* dy, float* dx, std::int64_t count) {
+  Kokkos::parallel_for("sgdsweep::sigmoid_backward", Range(0, count),
+                       [=](std::int64_t i) { dx[i] = dy[i] * (y[i] * (1.0f - y[i])); });
+}
+
+void HostBackend::relu_forward(const float* x, float* y, std::int64_t count) {
+  Kokkos::parallel_for("sgdsweep::relu_forward", Range(0, count),
+                       [=](std::int64_t i) { y[i] = x[i] > 0.0f ? x[i] : 0.0f; });
+}
+
+void HostBackend::relu_backward(const float* y, const float* dy, float* dx, std::int64_t count) {
+  Kokkos::parallel_for("sgdsweep::relu_backward", Range(0, count),
+                       [=](std::int64_t i) { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; });
+}
+
+void HostBackend::multiply(const float* a, const float* b, float* y, std::int64_t count) {
+  Kokkos::parallel_for("sgdsweep::multiply", Range(0, count),
+                       [=](std::int64_t i) { y[i] = a[i] * b[i]; });
+}
+
+void HostBackend::add_scaled(const float* a, const float* b, const float* scale, float* y,
+                             std::int64_t count) {
+  const float s = scale ? *scale : 1.0f;
+  Kokkos::parallel_for("sgdsweep::add_scaled", Range(0, count),
+                       [=](std::int64_t i) { y[i] = a[i] + s * b[i]; });
+}
+
+void HostBackend::dropout_forward(const float* x, float* y, float* mask, std::int64_t count,
+                                  float probability, std::uint64_t seed, std::uint32_t stream,
+                                  std::uint64_t first_position) {
+  const CounterRng rng(seed, RngPurpose::dropout);
+  const float keep_scale = 1.0f / (1.0f - probability);
+  Kokkos::parallel_for("sgdsweep::dropout_forward", Range(0, count), [=](std::int64_t i) {
+    const std::uint64_t position = first_position + static_cast<std::uint64_t>(i);
+    const std::uint32_t bits = rng.bits(stream, position / 4)[position % 4];
+    const float uniform = static_cast<float>(bits >> 8) * 0x1.0p-24f;
+    mask[i] = uniform < probability ? 0.0f : keep_scale;
+    y[i] = x[i] * mask[i];
+  });
+}
+
+}  // namespace sgdsweep::ops::host
