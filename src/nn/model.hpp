@@ -1,4 +1,5 @@
-// The model interface the trainer drives: forward + backward on a batch, evaluation, parameters.
+// The model interface the trainer drives: forward + backward on a microbatch, evaluation,
+// parameters, and (for language models) the recurrent state carried between windows.
 #pragma once
 
 #include <cstdint>
@@ -7,28 +8,49 @@
 
 namespace sgdsweep::nn {
 
-// A minibatch in backend memory. Which fields a model reads is its own business: the autoencoder
-// reads `features` ([size, 784], its own target); classifiers will read `labels`.
+// A microbatch in backend memory: rows [first_row, first_row + size) of the step's batch of
+// step_rows rows. Which fields a model reads is its own business: the autoencoder reads
+// `features` ([size, 784], its own target); image classifiers read `features` (NHWC images) and
+// `labels` [size]; the language model reads `tokens` and `labels` as time-major [window, size]
+// token ids (labels = the next tokens).
 struct Batch {
   const float* features = nullptr;
+  const std::int32_t* tokens = nullptr;
   const std::int32_t* labels = nullptr;
   std::int64_t size = 0;
+  std::int64_t first_row = 0;
+  std::int64_t step_rows = 0;  // 0 means size (the microbatch is the whole batch)
+  std::int64_t step = 0;       // the trial's update index (dropout masks)
+};
+
+// What evaluate() adds up over a microbatch (backend memory, doubles).
+struct EvaluationSums {
+  double* loss = nullptr;    // Σ of the per-term loss
+  double* metric = nullptr;  // Σ of the per-example metric (squared error, correct predictions);
+                             // unused by models whose metric derives from the loss (perplexity)
 };
 
 class Model {
  public:
   virtual ~Model() = default;
   virtual Parameters& parameters() = 0;
-  // Largest batch forward/backward/evaluate accept (activations are allocated for it).
+  // Largest microbatch forward_backward and evaluate accept (activations are allocated for it).
   virtual std::int64_t max_batch() const = 0;
+  // Loss terms per example: 1, or the window length of a language model (one per token).
+  virtual std::int64_t terms_per_example() const { return 1; }
 
-  // Training step half: *loss_sum ← Σ over the batch of the per-example loss (backend memory);
-  // parameters().gradients() ← loss_scale · ∂(Σ loss)/∂θ (overwritten, not accumulated).
+  // *loss_sum ← Σ of the per-term losses of the microbatch (backend memory); parameters'
+  // gradients ← loss_scale · ∂(Σ loss)/∂θ (overwritten, not accumulated). With dropout, masks
+  // follow (seed, batch.step, batch.first_row + row).
   virtual void forward_backward(const Batch& batch, float loss_scale, double* loss_sum) = 0;
 
-  // Evaluation: *loss_sum ← Σ per-example loss, *metric_sum ← Σ per-example metric (both
-  // backend memory). Deterministic (dropout off, running statistics).
-  virtual void evaluate(const Batch& batch, double* loss_sum, double* metric_sum) = 0;
+  // Evaluation mode (no dropout, running statistics); adds nothing to the training state.
+  virtual void evaluate(const Batch& batch, const EvaluationSums& sums) = 0;
+
+  // Recurrent models: zero the state carried between windows (training at each epoch start,
+  // evaluation before each pass). No-op for the others.
+  virtual void reset_training_state() {}
+  virtual void reset_evaluation_state() {}
 };
 
 }  // namespace sgdsweep::nn

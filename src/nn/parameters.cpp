@@ -5,12 +5,19 @@
 
 namespace sgdsweep::nn {
 
-std::int64_t Parameters::declare(std::string name, std::int64_t count, bool decay) {
+std::int64_t Parameters::declare(std::string name, std::int64_t count, ParameterRole role) {
   if (values_.size() != 0) fail("parameter '", name, "' declared after allocation");
   const std::int64_t offset = size_;
-  tensors_.push_back({std::move(name), offset, count, decay});
+  tensors_.push_back({std::move(name), offset, count, role});
   size_ += count;
   return offset;
+}
+
+const ParameterTensor& Parameters::tensor(const std::string& name) const {
+  for (const ParameterTensor& tensor : tensors_) {
+    if (tensor.name == name) return tensor;
+  }
+  fail("no parameter tensor named '", name, "'");
 }
 
 void Parameters::allocate() {

@@ -1,6 +1,11 @@
 // A model's parameters as one flat buffer (values) with a twin of the same layout (gradients):
-// one all-reduce, one checksum and one optimizer sweep cover the whole model. Each named tensor is
-// a slice [offset, offset + count).
+// one reduction, one checksum and one optimizer sweep cover the whole model. Each named tensor is
+// a slice [offset, offset + count) with a role that tells the optimizer what to do with it.
+//
+// Running statistics (batch normalisation's running mean and variance) live here too: their
+// "gradient" slots receive the microbatch's batch statistics during forward, are summed over the
+// step's microbatches exactly like gradients (so teams of ranks reduce them in the same pass),
+// and the optimizer folds the average into the running value.
 #pragma once
 
 #include <cstdint>
@@ -11,11 +16,20 @@
 
 namespace sgdsweep::nn {
 
+enum class ParameterRole {
+  weight,             // trained, L2-regularised (convolution and linear weights, embeddings)
+  unregularized,      // trained, no L2 (biases, normalisation scales and shifts, residual scalars)
+  running_statistic,  // not trained: an exponential average of per-step batch statistics
+};
+
+// ρ of the running statistics, r ← (1 − ρ)·r + ρ·batch statistic (PyTorch's BatchNorm default).
+inline constexpr float kRunningStatisticMomentum = 0.1f;
+
 struct ParameterTensor {
   std::string name;
   std::int64_t offset = 0;
   std::int64_t count = 0;
-  bool decay = true;  // L2 applies (weights); false for biases and normalisation scales
+  ParameterRole role = ParameterRole::weight;
 };
 
 class Parameters {
@@ -23,12 +37,13 @@ class Parameters {
   explicit Parameters(ops::Backend& backend) : backend_(backend) {}
 
   // Declares a tensor of `count` values and returns its offset; only before allocate().
-  std::int64_t declare(std::string name, std::int64_t count, bool decay);
+  std::int64_t declare(std::string name, std::int64_t count, ParameterRole role);
   // Allocates values and gradients (zero) for everything declared.
   void allocate();
 
   std::int64_t size() const { return size_; }
   const std::vector<ParameterTensor>& tensors() const { return tensors_; }
+  const ParameterTensor& tensor(const std::string& name) const;
   ops::Backend& backend() { return backend_; }
 
   float* values() { return values_.data(); }

@@ -78,7 +78,8 @@ class Backend {
   // dx = dy where y > 0, else 0 (y: the forward output; dx may alias dy).
   virtual void relu_backward(const float* y, const float* dy, float* dx, std::int64_t count) = 0;
   virtual void multiply(const float* a, const float* b, float* y, std::int64_t count) = 0;  // y = a·b
-  // y = a + s · b, s = *scale (one float in backend memory); a null scale means s = 1.
+  // y = a + s · b, s = *scale (one float in backend memory); a null scale means s = 1 and a null
+  // `a` means 0 (y = s · b). y may alias a or b.
   virtual void add_scaled(const float* a, const float* b, const float* scale, float* y,
                           std::int64_t count) = 0;
   // Inverted dropout: mask[i] = 0 with probability p, else 1/(1 − p); y = x · mask. Element i at
@@ -167,7 +168,7 @@ class Backend {
   // Softmax cross-entropy of logits [rows, classes] against integer labels: *loss_sum = Σ_i
   // (logsumexp(z_i) − z_i[label_i]) and *correct = the number of rows whose first maximal logit is
   // the label (both doubles in backend memory, rows in ascending order). When `gradient` is not
-  // null it receives gradient_scale · (softmax(z) − onehot(label)).
+  // null it receives gradient_scale · (softmax(z) − onehot(label)); it may alias `logits`.
   virtual void softmax_cross_entropy(const float* logits, const std::int32_t* labels,
                                      std::int64_t rows, std::int64_t classes, float* gradient,
                                      float gradient_scale, double* loss_sum, double* correct) = 0;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 #include <toml++/toml.h>
+#include <cstdio>
 #include <type_traits>
 
 #include "util/error.hpp"
@@ -131,8 +132,7 @@ void check(bool ok, const Section& section, const std::string& key, const std::s
 }
 
 // [grid].log2_effective_lr: an array of exponents, or { from, to, step = 1 }.
-std::vector<double> learning_rate_exponents(const Section& grid) {
-  const std::string key = "log2_effective_lr";
+std::vector<double> learning_rate_exponents(const Section& grid, const std::string& key) {
   const toml::node* value = grid.node(key);
   const std::string expected =
       "an array of log2 exponents or a table { from = …, to = …, step = 1 }";
@@ -210,21 +210,90 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   check(spec.device == "host" || spec.device == "cuda", sweep, "device",
         "must be \"host\" or \"cuda\"");
 
-  const Section model(root, "model", {"name", "init"}, source_path);
-  const std::string model_name = require(model.string("name"), model, "name", "\"autoencoder\"");
-  check(model_name == "autoencoder", model, "name",
-        concat("'", model_name, "' is not a known model (valid: autoencoder)"));
-  spec.model = ModelKind::autoencoder;
+  const Section model(root, "model",
+                      {"name", "init", "normalization", "ghost_batch_size", "dropout", "layers",
+                       "hidden", "unroll", "init_scale", "microbatch"},
+                      source_path);
+  spec.model_name =
+      require(model.string("name"), model, "name", "\"autoencoder\", \"wrn-<depth>-<width>\" or \"lstm\"");
+  long long depth = 0, width = 0;
+  char tail = 0;
+  if (spec.model_name == "autoencoder") {
+    spec.model = ModelKind::autoencoder;
+  } else if (spec.model_name == "lstm") {
+    spec.model = ModelKind::lstm;
+  } else if (std::sscanf(spec.model_name.c_str(), "wrn-%lld-%lld%c", &depth, &width, &tail) == 2) {
+    spec.model = ModelKind::wide_resnet;
+    spec.depth = depth;
+    spec.width = width;
+    check(depth >= 10 && (depth - 4) % 6 == 0 && width >= 1, model, "name",
+          concat("'", spec.model_name, "': a Wide-ResNet needs depth = 6n + 4 (16, 22, 28, …) and width >= 1"));
+  } else {
+    check(false, model, "name",
+          concat("'", spec.model_name, "' is not a known model (valid: autoencoder, wrn-<depth>-<width> such as wrn-16-4, lstm)"));
+  }
+  const bool is_autoencoder = spec.model == ModelKind::autoencoder;
+  const bool is_wrn = spec.model == ModelKind::wide_resnet;
+  const bool is_lstm = spec.model == ModelKind::lstm;
+  // A key that does not apply to the chosen model is an error, not silently ignored.
+  const auto only_for = [&](const char* key, bool applies, const char* models) {
+    check(!model.node(key) || applies, model, key, concat("applies to ", models, " only (model is '", spec.model_name, "')"));
+  };
+  only_for("init", is_autoencoder, "the autoencoder");
+  only_for("normalization", is_wrn, "wrn-<depth>-<width>");
+  only_for("ghost_batch_size", is_wrn, "wrn-<depth>-<width>");
+  only_for("dropout", is_wrn || is_lstm, "wrn and lstm");
+  for (const char* key : {"layers", "hidden", "unroll", "init_scale"}) only_for(key, is_lstm, "lstm");
+
   spec.init = model.string("init").value_or(spec.init);
   check(spec.init == "sparse" || spec.init == "glorot", model, "init",
         "must be \"sparse\" or \"glorot\"");
+  const std::string normalization = model.string("normalization").value_or("ghost-bn");
+  check(normalization == "ghost-bn" || normalization == "skipinit", model, "normalization",
+        "must be \"ghost-bn\" or \"skipinit\" (Regularized SkipInit)");
+  spec.batch_norm = normalization == "ghost-bn";
+  spec.ghost_batch_size = model.integer("ghost_batch_size").value_or(64);
+  check(spec.ghost_batch_size >= 1, model, "ghost_batch_size", "must be >= 1");
+  spec.dropout = model.number("dropout").value_or(is_lstm ? 0.5 : (is_wrn && !spec.batch_norm ? 0.6 : 0.0));
+  check(spec.dropout >= 0 && spec.dropout < 1, model, "dropout", "must lie in [0, 1)");
+  spec.layers = model.integer("layers").value_or(2);
+  check(spec.layers >= 1 && spec.layers <= 16, model, "layers", "must be between 1 and 16");
+  spec.hidden = model.integer("hidden").value_or(650);
+  check(spec.hidden >= 1, model, "hidden", "must be >= 1");
+  spec.unroll = model.integer("unroll").value_or(35);
+  check(spec.unroll >= 1, model, "unroll", "must be >= 1");
+  spec.init_scale = model.number("init_scale").value_or(0.05);
+  check(spec.init_scale > 0, model, "init_scale", "must be > 0");
+  spec.microbatch = model.integer("microbatch").value_or(0);
+  check(spec.microbatch >= 0, model, "microbatch", "must be >= 0 (0 = the model's default)");
+  check(!(is_wrn && spec.batch_norm && spec.microbatch > 0), model, "microbatch",
+        "is the ghost batch for a batch-normalised network: set ghost_batch_size instead");
 
-  const Section data(root, "data", {"dataset", "path", "train_examples", "test_examples"},
+  const Section data(root, "data",
+                     {"dataset", "path", "train_file", "test_file", "augment", "train_examples",
+                      "test_examples"},
                      source_path);
-  spec.dataset = data.string("dataset").value_or(spec.dataset);
-  check(spec.dataset == "fashion-mnist" || spec.dataset == "mnist", data, "dataset",
-        "must be \"fashion-mnist\" or \"mnist\" (the autoencoder's IDX image data)");
+  const char* default_dataset = is_wrn ? "cifar10" : is_lstm ? "ptb" : "fashion-mnist";
+  spec.dataset = data.string("dataset").value_or(default_dataset);
+  const bool images = spec.dataset == "fashion-mnist" || spec.dataset == "mnist";
+  const bool cifar = spec.dataset == "cifar10" || spec.dataset == "cifar100";
+  const bool ptb = spec.dataset == "ptb";
+  check(images || cifar || ptb, data, "dataset",
+        "must be \"fashion-mnist\", \"mnist\", \"cifar10\", \"cifar100\" or \"ptb\"");
+  check((is_autoencoder && images) || (is_wrn && cifar) || (is_lstm && ptb), data, "dataset",
+        concat("'", spec.dataset, "' does not fit model '", spec.model_name,
+               "' (autoencoder: fashion-mnist, mnist; wrn: cifar10, cifar100; lstm: ptb)"));
+  if (!data.node("path") && !images) {
+    fail(source_path, ": missing required [data].path (the folder holding the ", spec.dataset, " files)");
+  }
   spec.data_path = data.string("path").value_or(spec.data_path);
+  check(!data.node("train_file") || ptb, data, "train_file", "applies to ptb only");
+  check(!data.node("test_file") || ptb, data, "test_file", "applies to ptb only");
+  check(!data.node("augment") || cifar, data, "augment", "applies to cifar10 and cifar100 only");
+  spec.train_file = data.string("train_file").value_or(spec.train_file);
+  spec.test_file = data.string("test_file").value_or(spec.test_file);
+  if (data.node("augment") && !data.node("augment")->is_boolean()) data.bad("augment", *data.node("augment"), "true or false");
+  spec.augment = data.node("augment") ? *data.node("augment")->value<bool>() : true;
   spec.train_examples = data.integer("train_examples").value_or(0);
   check(spec.train_examples >= 0, data, "train_examples", "must be >= 0 (0 = all)");
   spec.test_examples = data.integer("test_examples").value_or(0);
@@ -258,7 +327,7 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   spec.warmup_epochs = schedule.number("warmup_epochs").value_or(0.0);
   check(spec.warmup_epochs >= 0, schedule, "warmup_epochs", "must be >= 0");
 
-  const Section optimizer(root, "optimizer", {"names", "momentum", "l2"}, source_path);
+  const Section optimizer(root, "optimizer", {"names", "momentum", "l2", "clip_norm"}, source_path);
   const auto names = require(optimizer.array<std::string>("names"), optimizer, "names",
                              "an array of \"sgd\" and/or \"momentum\"");
   for (const std::string& name : names) {
@@ -278,10 +347,14 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   }
   spec.momentum = optimizer.number("momentum").value_or(spec.momentum);
   check(spec.momentum > 0 && spec.momentum < 1, optimizer, "momentum", "must lie in (0, 1)");
-  spec.l2 = optimizer.number("l2").value_or(1e-5);  // the autoencoder's L2 (appendix B.2)
+  // Appendix B.2: L2 5e-4 for the Wide-ResNets, 1e-5 for the autoencoder; none for the LSTM.
+  spec.l2 = optimizer.number("l2").value_or(is_wrn ? 5e-4 : is_lstm ? 0.0 : 1e-5);
   check(spec.l2 >= 0, optimizer, "l2", "must be >= 0");
+  spec.clip_norm = optimizer.number("clip_norm").value_or(is_lstm ? 5.0 : 0.0);
+  check(spec.clip_norm >= 0, optimizer, "clip_norm", "must be >= 0 (0 = no clipping)");
 
-  const Section grid(root, "grid", {"batch_sizes", "log2_effective_lr"}, source_path);
+  const Section grid(root, "grid", {"batch_sizes", "log2_effective_lr", "log2_final_effective_lr"},
+                     source_path);
   spec.batch_sizes = require(grid.array<std::int64_t>("batch_sizes"), grid, "batch_sizes",
                              "an array of positive integers");
   for (std::size_t i = 0; i < spec.batch_sizes.size(); ++i) {
@@ -292,10 +365,17 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   std::sort(sorted_batches.begin(), sorted_batches.end());
   check(std::adjacent_find(sorted_batches.begin(), sorted_batches.end()) == sorted_batches.end(),
         grid, "batch_sizes", "lists a batch size twice");
-  spec.log2_effective_learning_rates = learning_rate_exponents(grid);
+  spec.log2_effective_learning_rates = learning_rate_exponents(grid, "log2_effective_lr");
+  if (grid.node("log2_final_effective_lr")) {
+    spec.log2_final_effective_learning_rates = learning_rate_exponents(grid, "log2_final_effective_lr");
+    check(spec.log2_final_effective_learning_rates.front() <= spec.log2_effective_learning_rates.back(),
+          grid, "log2_final_effective_lr", "has no rate at or below an initial rate (pairs need εf <= ε0)");
+    check(!schedule.node("gamma"), schedule, "gamma",
+          "is set by the decoupled schedule (γ = (ε0/εf)^(1/10)) when [grid].log2_final_effective_lr is given");
+  }
 
-  const Section evaluation(root, "evaluation", {"points", "train_examples", "step_loss_every"},
-                           source_path);
+  const Section evaluation(root, "evaluation",
+                           {"points", "train_examples", "step_loss_every", "streams"}, source_path);
   const std::int64_t points = evaluation.integer("points").value_or(10);
   check(points >= 1 && points <= 100000, evaluation, "points", "must be between 1 and 100000");
   spec.evaluations = static_cast<std::int32_t>(points);
@@ -304,6 +384,9 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   const std::int64_t every = evaluation.integer("step_loss_every").value_or(1);
   check(every >= 1 && every <= (1 << 30), evaluation, "step_loss_every", "must be >= 1");
   spec.step_loss_every = static_cast<std::int32_t>(every);
+  check(!evaluation.node("streams") || is_lstm, evaluation, "streams", "applies to lstm only");
+  spec.evaluation_streams = evaluation.integer("streams").value_or(10);
+  check(spec.evaluation_streams >= 1, evaluation, "streams", "must be >= 1");
 
   const Section analysis(root, "analysis", {"best_k"}, source_path);
   const std::int64_t best_k = analysis.integer("best_k").value_or(spec.seeds);

@@ -22,13 +22,27 @@ struct Spec {
 
   // [model]
   ModelKind model = ModelKind::autoencoder;
+  std::string model_name = "autoencoder";  // as written: "autoencoder", "wrn-16-4", "lstm"
   std::string init = "sparse";  // autoencoder: "sparse" (Martens 2010) | "glorot"
+  std::int64_t depth = 16;      // wrn: depth and width from the name wrn-<depth>-<width>
+  std::int64_t width = 4;
+  bool batch_norm = true;       // wrn: "ghost-bn" (true) | "skipinit" (false)
+  std::int64_t ghost_batch_size = 64;
+  double dropout = 0.0;         // wrn SkipInit: 0.6 before the classifier; lstm: 0.5
+  std::int64_t layers = 2;      // lstm
+  std::int64_t hidden = 650;
+  std::int64_t unroll = 35;
+  double init_scale = 0.05;
+  std::int64_t microbatch = 0;  // rows per forward/backward; 0 = the model's default
 
   // [data]
-  std::string dataset = "fashion-mnist";
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | cifar100 | ptb
   std::string data_path = "/usr/share/datasets/fashion-mnist";  // resolved against the spec's folder
-  std::int64_t train_examples = 0;  // first N training examples; 0 = all
-  std::int64_t test_examples = 0;   // first N test examples; 0 = all
+  std::string train_file = "ptb.train.txt";  // ptb only
+  std::string test_file = "ptb.test.txt";
+  bool augment = true;              // cifar: pad-4 random crop and horizontal flip
+  std::int64_t train_examples = 0;  // first N training examples (ptb: tokens); 0 = all
+  std::int64_t test_examples = 0;   // first N test examples (ptb: tokens); 0 = all
 
   // [budget]
   BudgetKind budget_kind = BudgetKind::epochs;
@@ -42,16 +56,21 @@ struct Spec {
   // [optimizer]
   std::vector<OptimizerKind> optimizers;
   double momentum = 0.9;
-  double l2 = 1e-5;  // the autoencoder's L2 (appendix B.2)
+  double l2 = 1e-5;        // default by model: autoencoder 1e-5, wrn 5e-4, lstm 0 (appendix B.2)
+  double clip_norm = 0.0;  // global gradient-norm clipping; default by model: lstm 5, others none
 
   // [grid]
   std::vector<std::int64_t> batch_sizes;
   std::vector<double> log2_effective_learning_rates;  // ascending, distinct
+  // Decoupled schedule (004 §7.1): final rates swept independently; γ = (ε0/εf)^(1/10) per trial,
+  // pairs with εf ≤ ε0 only. Empty: the schedule's γ.
+  std::vector<double> log2_final_effective_learning_rates;
 
   // [evaluation]
   std::int32_t evaluations = 10;
   std::int64_t eval_train_examples = 0;  // training-loss evaluation on the first N used examples; 0 = all
   std::int32_t step_loss_every = 1;
+  std::int64_t evaluation_streams = 10;  // lstm: parallel streams of the evaluation passes
 
   // [analysis]
   std::int32_t best_k = 0;  // best k of n seeds; 0 until validated: then n

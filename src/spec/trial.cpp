@@ -6,6 +6,8 @@ namespace sgdsweep::spec {
 const char* name(ModelKind kind) {
   switch (kind) {
     case ModelKind::autoencoder: return "autoencoder";
+    case ModelKind::wide_resnet: return "wrn";
+    case ModelKind::lstm: return "lstm";
   }
   return "?";
 }
@@ -24,9 +26,14 @@ const char* name(TrialStatus status) {
 MetricInfo metric_info(ModelKind kind) {
   switch (kind) {
     case ModelKind::autoencoder:
-      return {"squared error per image", "test squared error per image", false};
+      return {"squared error per image", "test squared error per image", false,
+              MetricInfo::From::metric_mean};
+    case ModelKind::wide_resnet:
+      return {"cross-entropy", "test accuracy (%)", true, MetricInfo::From::metric_percent};
+    case ModelKind::lstm:
+      return {"cross-entropy per token", "test perplexity", false, MetricInfo::From::exp_loss_mean};
   }
-  return {"loss", "metric", false};
+  return {"loss", "metric", false, MetricInfo::From::metric_mean};
 }
 
 }  // namespace sgdsweep::spec

@@ -9,7 +9,7 @@
 namespace sgdsweep::spec {
 
 // Integer codes are stored in the sweep file (flag_values / flag_meanings); never renumber.
-enum class ModelKind : std::int8_t { autoencoder = 0 };
+enum class ModelKind : std::int8_t { autoencoder = 0, wide_resnet = 1, lstm = 2 };
 enum class OptimizerKind : std::int8_t { sgd = 0, momentum = 1 };
 enum class BudgetKind : std::int8_t { epochs = 0, steps = 1 };
 enum class TrialStatus : std::int8_t { pending = 0, finished = 1, diverged = 2, failed = 3 };
@@ -19,11 +19,14 @@ const char* name(OptimizerKind kind);
 const char* name(BudgetKind kind);
 const char* name(TrialStatus status);
 
-// What a model's loss and test metric are, for files and tables.
+// What a model's loss and test metric are, for files and tables, and how the metric comes from
+// the evaluation sums.
 struct MetricInfo {
+  enum class From { metric_mean, metric_percent, exp_loss_mean };
   const char* loss_name;    // the training loss, e.g. "squared error per image"
   const char* metric_name;  // the test metric
   bool higher_is_better;
+  From from;                // mean of the metric sums, 100 × that, or exp(mean loss per term)
 };
 MetricInfo metric_info(ModelKind kind);
 
@@ -43,9 +46,12 @@ struct Trial {
   std::int64_t steps = 0;                // parameter updates
   std::int64_t steps_per_epoch = 0;      // floor(train examples / B): the last partial batch is dropped
   double gamma = 2.0;                    // schedule: ÷γ every steps/20 after steps/2
+  double final_effective_learning_rate = 0.0;  // ε_eff·γ^−10, the rate of the last drop
   double warmup_epochs = 0.0;
   std::int64_t warmup_steps = 0;
   double l2 = 0.0;                       // added to the gradient of every weight (not biases)
+  double clip_norm = 0.0;                // global gradient-norm clipping threshold; 0 = none
+  std::int64_t microbatch = 0;           // rows per forward/backward (the ghost batch with BN)
   std::int32_t evaluations = 0;          // evaluation points after step 0 (at k/evaluations of the budget)
   std::int32_t step_loss_every = 1;      // record the minibatch loss every this many steps
   double cost = 0.0;                     // predicted relative cost (for partitioning)

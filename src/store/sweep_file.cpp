@@ -66,6 +66,8 @@ const TrialColumn<std::int64_t> kInt64Columns[] = {
      [](Trial& t, std::int64_t v) { t.steps_per_epoch = v; }},
     {"warmup_steps", "linear warmup steps",
      [](const Trial& t) { return t.warmup_steps; }, [](Trial& t, std::int64_t v) { t.warmup_steps = v; }},
+    {"microbatch", "examples per forward/backward pass (the ghost batch with batch normalisation)",
+     [](const Trial& t) { return t.microbatch; }, [](Trial& t, std::int64_t v) { t.microbatch = v; }},
 };
 
 const TrialColumn<double> kDoubleColumns[] = {
@@ -83,10 +85,15 @@ const TrialColumn<double> kDoubleColumns[] = {
      [](const Trial& t) { return t.epochs; }, [](Trial& t, double v) { t.epochs = v; }},
     {"gamma", "schedule: divide by gamma every steps/20 after steps/2",
      [](const Trial& t) { return t.gamma; }, [](Trial& t, double v) { t.gamma = v; }},
+    {"final_effective_learning_rate", "epsilon_eff * gamma^-10, the effective rate after the last drop",
+     [](const Trial& t) { return t.final_effective_learning_rate; },
+     [](Trial& t, double v) { t.final_effective_learning_rate = v; }},
     {"warmup_epochs", "linear warmup length in epochs",
      [](const Trial& t) { return t.warmup_epochs; }, [](Trial& t, double v) { t.warmup_epochs = v; }},
     {"l2", "L2 coefficient added to weight gradients",
      [](const Trial& t) { return t.l2; }, [](Trial& t, double v) { t.l2 = v; }},
+    {"clip_norm", "global gradient-norm clipping threshold (0: none)",
+     [](const Trial& t) { return t.clip_norm; }, [](Trial& t, double v) { t.clip_norm = v; }},
     {"predicted_cost", "predicted relative cost used to partition trials",
      [](const Trial& t) { return t.cost; }, [](Trial& t, double v) { t.cost = v; }},
 };
@@ -226,7 +233,7 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
   h5::write_attribute(file, "eval_train_examples", provenance.eval_train_examples);
   h5::write_attribute(file, "ranks", provenance.ranks);
   h5::write_attribute(file, "device", spec.device);
-  h5::write_attribute(file, "init", spec.init);
+  h5::write_attribute(file, "model_name", spec.model_name);
   h5::write_attribute(file, "seeds", spec.seeds);
   h5::write_attribute(file, "best_k", spec.best_k);
   h5::write_attribute(file, "evaluations", evaluations);
@@ -315,7 +322,7 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
     h5::write_attribute(sweep.dataset(name), "flag_values", values);
     h5::write_attribute(sweep.dataset(name), "flag_meanings", flag_meanings(names));
   };
-  flags("model", {0}, {"autoencoder"});
+  flags("model", {0, 1, 2}, {"autoencoder", "wrn", "lstm"});
   flags("optimizer", {0, 1}, {"sgd", "momentum"});
   flags("budget_kind", {0, 1}, {"epochs", "steps"});
   flags("status", {0, 1, 2, 3}, {"pending", "finished", "diverged", "failed"});

@@ -10,8 +10,8 @@
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
 #include "store/sweep_file.hpp"
+#include "train/task_data.hpp"
 #include "train/trainer.hpp"
-#include "train/training_data.hpp"
 #include "util/log.hpp"
 
 namespace sgdsweep::sweep {
@@ -58,34 +58,35 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   });
 
   std::unique_ptr<ops::Backend> backend;
-  train::TrainingData data;
+  std::unique_ptr<train::TaskData> data;
   std::vector<spec::Trial> trials;
   agree(comm, "loading the data", [&] {
     backend = ops::make_backend(spec.device);
-    data = train::load_training_data(spec);
-    trials = spec::expand_grid(spec, data.train.count, data.test.count);
+    data = train::load_task_data(spec, *backend);
+    trials = spec::expand_grid(spec, data->shape());
   });
+  const spec::DataShape shape = data->shape();
   const std::vector<std::int64_t> mine = spec::partition(trials, comm.size())[comm.rank()];
   if (comm.rank() == 0) {
-    log::info("sweep '", spec.name, "': ", trials.size(), " trials on ", comm.size(),
-              " rank(s); ", data.train.count, " training and ", data.test.count,
-              " test examples; writing ", output.string());
+    log::info("sweep '", spec.name, "': ", trials.size(), " trials of ", spec.model_name, " on ",
+              comm.size(), " rank(s); ", shape.train_examples, " training and ", shape.test_examples,
+              spec.model == spec::ModelKind::lstm ? " test tokens" : " test examples", "; writing ",
+              output.string());
   }
 
   store::Provenance provenance;
-  provenance.train_examples = data.train.count;
-  provenance.test_examples = data.test.count;
+  provenance.train_examples = shape.train_examples;
+  provenance.test_examples = shape.test_examples;
   provenance.eval_train_examples =
-      spec.eval_train_examples > 0 ? std::min(spec.eval_train_examples, data.train.count)
-                                   : data.train.count;
-  provenance.train_source = data.train.source;
-  provenance.test_source = data.test.source;
+      spec.eval_train_examples > 0 ? std::min(spec.eval_train_examples, shape.train_examples)
+                                   : shape.train_examples;
+  provenance.train_source = data->train_source();
+  provenance.test_source = data->test_source();
   provenance.ranks = comm.size();
   store::SweepFile file =
       store::SweepFile::create(output.string(), comm.get(), spec, trials, provenance);
 
-  const train::StagedData staged(*backend, data);
-  train::TrialContext context{*backend, staged, spec.init, spec.eval_train_examples};
+  train::TrialContext context{*backend, *data, spec};
   RunSummary local;
   for (std::size_t n = 0; n < mine.size(); ++n) {
     const spec::Trial& trial = trials[mine[n]];

@@ -12,13 +12,20 @@ Optimizer::Optimizer(nn::Parameters& parameters, double momentum, double l2)
   }
 }
 
-void Optimizer::step(double learning_rate) {
+void Optimizer::step(double learning_rate, std::int64_t microbatches) {
   ops::Backend& backend = parameters_.backend();
   const auto rate = static_cast<float>(learning_rate);
   for (const nn::ParameterTensor& tensor : parameters_.tensors()) {
+    float* value = parameters_.values() + tensor.offset;
+    float* gradient = parameters_.gradients() + tensor.offset;
+    if (tensor.role == nn::ParameterRole::running_statistic) {
+      const float rho = nn::kRunningStatisticMomentum;
+      backend.axpby(rho / static_cast<float>(microbatches), gradient, 1.0f - rho, value, tensor.count);
+      continue;
+    }
     float* velocity = momentum_ != 0.0f ? velocity_.data() + tensor.offset : nullptr;
-    backend.sgd_update(parameters_.values() + tensor.offset, parameters_.gradients() + tensor.offset,
-                       velocity, tensor.count, rate, momentum_, tensor.decay ? l2_ : 0.0f);
+    backend.sgd_update(value, gradient, velocity, tensor.count, rate, momentum_,
+                       tensor.role == nn::ParameterRole::weight ? l2_ : 0.0f);
   }
 }
 

@@ -1,6 +1,9 @@
 // SGD and heavy-ball Momentum (PyTorch form: v ← m·v + g, w ← w − ε·v) with L2 added to the
-// gradient of every tensor marked `decay`, one fused op per parameter tensor.
+// gradient of every `weight` tensor, one fused op per parameter tensor; running statistics move
+// towards the step's average batch statistic: r ← (1 − ρ)·r + ρ·(Σ over microbatches)/microbatches.
 #pragma once
+
+#include <cstdint>
 
 #include "nn/parameters.hpp"
 #include "ops/backend.hpp"
@@ -12,8 +15,9 @@ class Optimizer {
   // momentum == 0: plain SGD (no velocity buffer).
   Optimizer(nn::Parameters& parameters, double momentum, double l2);
 
-  // One update at rate `learning_rate` (ε, not ε_eff) from parameters.gradients().
-  void step(double learning_rate);
+  // One update at rate `learning_rate` (ε, not ε_eff) from parameters.gradients(), whose running-
+  // statistic slots hold the sum of `microbatches` batch statistics.
+  void step(double learning_rate, std::int64_t microbatches = 1);
 
  private:
   nn::Parameters& parameters_;

@@ -1,30 +1,32 @@
 // One trial, start to finish: build the model on the rank's backend, draw batches, step the
 // optimizer on the schedule, evaluate at fixed fractions of the budget, and report the outcome.
-// A non-finite loss ends the trial as diverged with its curve so far.
+// A step is computed microbatch by microbatch (the ghost batch with BN) and the gradients summed
+// in a fixed tree. A non-finite loss ends the trial as diverged with its curve so far.
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <string>
+#include <memory>
 
+#include "nn/model.hpp"
 #include "ops/backend.hpp"
+#include "spec/spec.hpp"
 #include "spec/trial.hpp"
-#include "train/training_data.hpp"
+#include "train/task_data.hpp"
 
 namespace sgdsweep::train {
 
 struct TrialContext {
   ops::Backend& backend;
-  const StagedData& data;
-  std::string init = "sparse";           // [model].init
-  std::int64_t eval_train_examples = 0;  // [evaluation].train_examples (0 = all used)
+  TaskData& data;
+  const spec::Spec& spec;  // the model's architecture and the evaluation settings
 };
 
 // The steps after which evaluation k = 0 … evaluations happens: round(k · steps / evaluations).
 std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k);
 
-// Rows per evaluation forward pass; fixed so evaluation does not depend on the batch size.
-inline constexpr std::int64_t kEvaluationRows = 500;
+// The trial's model, initialised from its seed, sized for its microbatch.
+std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial& trial,
+                                      const TaskData& data, ops::Backend& backend);
 
 // Trains `trial`. Throws Error only for problems outside the trial's arithmetic (bad sizes, no
 // memory); divergence is reported in the outcome.

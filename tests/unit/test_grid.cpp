@@ -29,7 +29,7 @@ Spec small_spec() {
 }  // namespace
 
 TEST(Grid, CartesianProductInDocumentedOrder) {
-  const auto trials = expand_grid(small_spec(), 1000, 200);
+  const auto trials = expand_grid(small_spec(), {1000, 200});
   ASSERT_EQ(trials.size(), 2u * 3 * 2 * 3);
   for (std::size_t i = 0; i < trials.size(); ++i) EXPECT_EQ(trials[i].index, static_cast<std::int64_t>(i));
   // Seed fastest, then learning rate, batch size, optimizer.
@@ -44,7 +44,7 @@ TEST(Grid, CartesianProductInDocumentedOrder) {
 }
 
 TEST(Grid, DerivedRatesStepsAndWarmup) {
-  const auto trials = expand_grid(small_spec(), 1000, 200);
+  const auto trials = expand_grid(small_spec(), {1000, 200});
   const Trial& sgd = trials[0];
   EXPECT_DOUBLE_EQ(sgd.effective_learning_rate, std::exp2(-6));
   EXPECT_DOUBLE_EQ(sgd.learning_rate, std::exp2(-6));
@@ -63,7 +63,7 @@ TEST(Grid, StepBudgetIsTheSameForEveryBatchSize) {
   Spec spec = small_spec();
   spec.budget_kind = BudgetKind::steps;
   spec.steps = 100;
-  for (const Trial& trial : expand_grid(spec, 1000, 200)) {
+  for (const Trial& trial : expand_grid(spec, {1000, 200})) {
     EXPECT_EQ(trial.steps, 100);
     EXPECT_DOUBLE_EQ(trial.epochs, 100.0 / trial.steps_per_epoch);
   }
@@ -73,12 +73,12 @@ TEST(Grid, BatchLargerThanTheDataIsAnError) {
   Spec spec = small_spec();
   spec.source_path = "big.toml";
   spec.batch_sizes = {2048};
-  sgdsweep::testing::expect_error([&] { expand_grid(spec, 1000, 200); },
+  sgdsweep::testing::expect_error([&] { expand_grid(spec, {1000, 200}); },
                                   {"big.toml", "batch size 2048", "1000 training examples"});
 }
 
 TEST(Grid, PartitionRunsEveryTrialExactlyOnceOnOneToSevenRanks) {
-  const auto trials = expand_grid(small_spec(), 1000, 200);
+  const auto trials = expand_grid(small_spec(), {1000, 200});
   for (int ranks = 1; ranks <= 7; ++ranks) {
     const auto assignment = partition(trials, ranks);
     ASSERT_EQ(assignment.size(), static_cast<std::size_t>(ranks));

@@ -153,14 +153,17 @@ TEST_P(BackendTest, AutoencoderGradientsMatchFiniteDifferences) {
   ops::Buffer<float> x = to_backend(backend(), input);
   ops::Buffer<double> loss(backend(), 1);
   const float scale = 1.0f / batch;
-  model.forward_backward({x.data(), nullptr, batch}, scale, loss.data());
+  nn::Batch microbatch;
+  microbatch.features = x.data();
+  microbatch.size = batch;
+  model.forward_backward(microbatch, scale, loss.data());
   const std::vector<float> gradient = model.parameters().download_gradients();
   std::vector<float> theta = model.parameters().download_values();
 
   auto mean_loss = [&] {
     double sums[2];
     ops::Buffer<double> both(backend(), 2);
-    model.evaluate({x.data(), nullptr, batch}, both.data(), both.data() + 1);
+    model.evaluate(microbatch, {both.data(), both.data() + 1});
     both.download(sums, 2);
     return sums[0] * scale;
   };

@@ -66,7 +66,10 @@ TEST_P(ReferenceTorch, AutoencoderLossGradientsAndMomentumSteps) {
 
   const std::vector<double>& losses = fixture.at("losses");
   for (std::size_t step = 0; step < losses.size(); ++step) {
-    model.forward_backward({x.data(), nullptr, batch}, 1.0f / batch, loss_sum.data());
+    nn::Batch microbatch;
+    microbatch.features = x.data();
+    microbatch.size = batch;
+    model.forward_backward(microbatch, 1.0f / batch, loss_sum.data());
     double loss = 0;
     loss_sum.download(&loss, 1);
     loss /= batch;

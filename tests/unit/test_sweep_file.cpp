@@ -53,7 +53,7 @@ TEST(SweepFile, RoundTripFinishedDivergedAndPendingTrials) {
   sgdsweep::testing::TemporaryFolder folder;
   const std::string path = folder.file("sweep.h5");
   const spec::Spec spec = round_trip_spec();
-  const auto trials = spec::expand_grid(spec, 10, 5);
+  const auto trials = spec::expand_grid(spec, {10, 5});
   ASSERT_EQ(trials.size(), 8u);
   ASSERT_EQ(spec::step_loss_count(trials[0]), 4);  // steps 0, 2, 4, 6
 
@@ -141,7 +141,7 @@ TEST(SweepFile, ChecksumSeesEveryValue) {
 TEST(SweepFile, LongMessagesAreCutAtACharacterBoundary) {
   sgdsweep::testing::TemporaryFolder folder;
   const spec::Spec spec = round_trip_spec();
-  const auto trials = spec::expand_grid(spec, 10, 5);
+  const auto trials = spec::expand_grid(spec, {10, 5});
   store::SweepFile file = store::SweepFile::create(folder.file("m.h5"), MPI_COMM_SELF, spec, trials, {});
   spec::TrialOutcome failed;
   failed.status = spec::TrialStatus::failed;
@@ -155,7 +155,7 @@ TEST(SweepFile, LongMessagesAreCutAtACharacterBoundary) {
 
 TEST(SweepFile, CreatingInAMissingFolderNamesThePath) {
   const spec::Spec spec = round_trip_spec();
-  const auto trials = spec::expand_grid(spec, 10, 5);
+  const auto trials = spec::expand_grid(spec, {10, 5});
   sgdsweep::testing::expect_error(
       [&] { store::SweepFile::create("/nonexistent-folder/x.h5", MPI_COMM_SELF, spec, trials, {}); },
       {"/nonexistent-folder/x.h5.partial"});

@@ -1,11 +1,16 @@
-// One trial end to end on the host on synthetic images: the loss falls, a rerun gives the same
-// bits, the evaluation points sit where the docs say, a huge rate is recorded as diverged.
+// One trial end to end on the host on synthetic images written as IDX files: the loss falls, a
+// rerun gives the same bits, microbatching changes only the rounding, the evaluation points sit
+// where the docs say, a huge rate is recorded as diverged.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include <fstream>
+
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
+#include "test_support.hpp"
+#include "train/task_data.hpp"
 #include "train/trainer.hpp"
 #include "util/rng.hpp"
 
@@ -13,65 +18,71 @@ using namespace sgdsweep;
 
 namespace {
 
-data::ImageSet synthetic_images(std::int64_t count, std::uint32_t stream) {
-  // Smooth blobs (so there is structure to learn) plus noise.
+// Smooth blobs (so there is structure to learn) plus noise, written as an MNIST-layout IDX file.
+void write_synthetic_images(const std::string& path, std::int64_t count, std::uint32_t stream) {
   const CounterRng rng(5, RngPurpose::test);
-  data::ImageSet images;
-  images.source = "synthetic";
-  images.count = count;
-  images.features = 784;
-  images.pixels.resize(static_cast<std::size_t>(count * 784));
+  std::string bytes = {0, 0, 0x08, 3};
+  for (std::uint32_t d : {static_cast<std::uint32_t>(count), 28u, 28u}) {
+    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(d >> shift));
+  }
   for (std::int64_t i = 0; i < count; ++i) {
     const double cx = 8 + 12 * rng.uniform(stream, 2 * i), cy = 8 + 12 * rng.uniform(stream, 2 * i + 1);
     for (int p = 0; p < 784; ++p) {
       const double d2 = (p / 28 - cy) * (p / 28 - cy) + (p % 28 - cx) * (p % 28 - cx);
       const double value = 255 * std::exp(-d2 / 20) + 20 * rng.uniform(stream + 1, i * 784 + p);
-      images.pixels[i * 784 + p] = static_cast<std::uint8_t>(std::min(255.0, value));
+      bytes.push_back(static_cast<char>(static_cast<std::uint8_t>(std::min(255.0, value))));
     }
   }
-  return images;
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
-
-spec::Trial make_trial(double log2_rate, spec::OptimizerKind optimizer) {
-  spec::Spec spec;
-  spec.seeds = 1;
-  spec.seed = 3;
-  spec.optimizers = {optimizer};
-  spec.momentum = 0.9;
-  spec.l2 = 1e-5;
-  spec.batch_sizes = {16};
-  spec.log2_effective_learning_rates = {log2_rate};
-  spec.budget_kind = spec::BudgetKind::epochs;
-  spec.epochs = 4;
-  spec.evaluations = 4;
-  spec.step_loss_every = 3;
-  return spec::expand_grid(spec, 256, 64).at(0);
-}
-
 
 }  // namespace
 
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    write_synthetic_images(folder_.file("train-images-idx3-ubyte"), 256, 10);
+    write_synthetic_images(folder_.file("t10k-images-idx3-ubyte"), 64, 20);
     backend_ = ops::make_backend("host");
-    data_.train = synthetic_images(256, 10);
-    data_.test = synthetic_images(64, 20);
-    staged_ = std::make_unique<train::StagedData>(*backend_, data_);
   }
-  spec::TrialOutcome run(const spec::Trial& trial) {
-    train::TrialContext context{*backend_, *staged_, "glorot", 128};
+  // A one-trial sweep: 4 epochs of 16 steps at B = 16, evaluated at 4 points.
+  spec::Spec make_spec(double log2_rate, const char* optimizer, int microbatch = 0) {
+    return spec::parse_spec(concat(R"([sweep]
+seed = 3
+[model]
+name = "autoencoder"
+init = "glorot"
+microbatch = )", microbatch, R"(
+[data]
+path = ")", folder_.path().string(), R"("
+[budget]
+epochs = 4
+[optimizer]
+names = [")", optimizer, R"("]
+[grid]
+batch_sizes = [16]
+log2_effective_lr = [)", log2_rate, R"(]
+[evaluation]
+points = 4
+train_examples = 128
+step_loss_every = 3
+)"), "trainer-test.toml");
+  }
+  spec::TrialOutcome run(const spec::Spec& spec) {
+    const auto task = train::load_task_data(spec, *backend_);
+    const spec::Trial trial = spec::expand_grid(spec, task->shape()).at(0);
+    train::TrialContext context{*backend_, *task, spec};
     return train::train_trial(trial, context);
   }
+  sgdsweep::testing::TemporaryFolder folder_;
   std::unique_ptr<ops::Backend> backend_;
-  train::TrainingData data_;
-  std::unique_ptr<train::StagedData> staged_;
 };
 
 TEST_F(TrainerTest, LossFallsAndTheCurveHasEveryPoint) {
-  const spec::Trial trial = make_trial(-4, spec::OptimizerKind::momentum);
+  const spec::Spec spec = make_spec(-4, "momentum");
+  const spec::Trial trial = spec::expand_grid(spec, {256, 64}).at(0);
   ASSERT_EQ(trial.steps, 64);
-  const spec::TrialOutcome outcome = run(trial);
+  const spec::TrialOutcome outcome = run(spec);
   ASSERT_EQ(outcome.status, spec::TrialStatus::finished) << outcome.message;
   EXPECT_EQ(outcome.steps_completed, 64);
   ASSERT_EQ(outcome.curve.size(), 5u);
@@ -92,8 +103,8 @@ TEST_F(TrainerTest, LossFallsAndTheCurveHasEveryPoint) {
 }
 
 TEST_F(TrainerTest, RerunGivesTheSameBits) {
-  const spec::Trial trial = make_trial(-5, spec::OptimizerKind::sgd);
-  const spec::TrialOutcome a = run(trial), b = run(trial);
+  const spec::Spec spec = make_spec(-5, "sgd");
+  const spec::TrialOutcome a = run(spec), b = run(spec);
   ASSERT_EQ(a.curve.size(), b.curve.size());
   for (std::size_t k = 0; k < a.curve.size(); ++k) {
     EXPECT_EQ(a.curve[k].train_loss, b.curve[k].train_loss);
@@ -102,12 +113,22 @@ TEST_F(TrainerTest, RerunGivesTheSameBits) {
   EXPECT_EQ(a.step_losses, b.step_losses);
 }
 
+TEST_F(TrainerTest, MicrobatchesSumToTheSameTrainingUpToRounding) {
+  // 16 = 4 microbatches of 4: the same gradient, summed in a different order.
+  const spec::TrialOutcome whole = run(make_spec(-5, "momentum"));
+  const spec::TrialOutcome split = run(make_spec(-5, "momentum", 4));
+  ASSERT_EQ(whole.curve.size(), split.curve.size());
+  for (std::size_t k = 0; k < whole.curve.size(); ++k) {
+    EXPECT_NEAR(split.curve[k].train_loss, whole.curve[k].train_loss, 1e-4 * whole.curve[k].train_loss);
+  }
+}
+
 TEST_F(TrainerTest, HugeRateIsRecordedAsDivergedWithItsCurveSoFar) {
-  const spec::Trial trial = make_trial(60, spec::OptimizerKind::momentum);
-  const spec::TrialOutcome outcome = run(trial);
+  const spec::Spec spec = make_spec(60, "momentum");
+  const spec::TrialOutcome outcome = run(spec);
   EXPECT_EQ(outcome.status, spec::TrialStatus::diverged);
   EXPECT_NE(outcome.message.find("non-finite"), std::string::npos) << outcome.message;
-  EXPECT_LT(outcome.steps_completed, trial.steps);
+  EXPECT_LT(outcome.steps_completed, 64);
   ASSERT_GE(outcome.curve.size(), 1u);
   EXPECT_TRUE(std::isfinite(outcome.curve[0].train_loss));  // step 0 was fine
 }

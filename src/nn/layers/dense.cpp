@@ -10,8 +10,9 @@ Dense::Dense(Parameters& parameters, const std::string& name, std::int64_t in_fe
     : in_features_(in_features),
       out_features_(out_features),
       activation_(activation),
-      weight_offset_(parameters.declare(name + ".weight", in_features * out_features, true)),
-      bias_offset_(parameters.declare(name + ".bias", out_features, false)) {}
+      weight_offset_(parameters.declare(name + ".weight", in_features * out_features,
+                                        ParameterRole::weight)),
+      bias_offset_(parameters.declare(name + ".bias", out_features, ParameterRole::unregularized)) {}
 
 void Dense::forward(Parameters& parameters, const float* x, float* y, std::int64_t batch) const {
   ops::Backend& backend = parameters.backend();

@@ -77,12 +77,12 @@ void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double*
   }
 }
 
-void Autoencoder::evaluate(const Batch& batch, double* loss_sum, double* metric_sum) {
+void Autoencoder::evaluate(const Batch& batch, const EvaluationSums& sums) {
   check_batch(batch);
   forward(batch.features, batch.size);
   backend_.squared_error(activations_.back().data(), batch.features, batch.size, kWidths.back(),
-                         nullptr, 0.0f, loss_sum);
-  backend_.copy(metric_sum, loss_sum, sizeof(double));  // the metric is the loss itself
+                         nullptr, 0.0f, sums.loss);
+  backend_.copy(sums.metric, sums.loss, sizeof(double));  // the metric is the loss itself
 }
 
 }  // namespace sgdsweep::nn

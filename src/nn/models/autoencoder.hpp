@@ -28,7 +28,7 @@ class Autoencoder final : public Model {
   Parameters& parameters() override { return parameters_; }
   std::int64_t max_batch() const override { return max_batch_; }
   void forward_backward(const Batch& batch, float loss_scale, double* loss_sum) override;
-  void evaluate(const Batch& batch, double* loss_sum, double* metric_sum) override;
+  void evaluate(const Batch& batch, const EvaluationSums& sums) override;
 
   const std::vector<Dense>& layers() const { return layers_; }
   // The output of the last forward pass ([rows, 784]), for tests.

@@ -32,6 +32,10 @@ void HostBackend::multiply(const float* a, const float* b, float* y, std::int64_
 void HostBackend::add_scaled(const float* a, const float* b, const float* scale, float* y,
                              std::int64_t count) {
   const float s = scale ? *scale : 1.0f;
+  if (!a) {
+    Kokkos::parallel_for("sgdsweep::scale", Range(0, count), [=](std::int64_t i) { y[i] = s * b[i]; });
+    return;
+  }
   Kokkos::parallel_for("sgdsweep::add_scaled", Range(0, count),
                        [=](std::int64_t i) { y[i] = a[i] + s * b[i]; });
 }

@@ -1,0 +1,248 @@
+// Image tasks: reconstruction (the autoencoder on MNIST-layout IDX files) and classification
+// (Wide-ResNets on CIFAR-10/100 with the paper's pad-4 crop and flip). Both draw batches without
+// replacement from a fresh seeded permutation each epoch (data/batcher.hpp).
+#include <algorithm>
+#include <vector>
+
+#include "data/augment.hpp"
+#include "data/batcher.hpp"
+#include "data/cifar.hpp"
+#include "data/image_set.hpp"
+#include "train/task_data.hpp"
+
+namespace sgdsweep::train {
+namespace {
+
+// Sums the model's evaluation over `count` rows in chunks of at most kEvaluationRows; `stage`
+// fills the chunk [first, first + rows) and returns its Batch.
+template <class Stage>
+Evaluation evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
+                              std::int64_t count, Stage&& stage) {
+  ops::Buffer<double> sums(backend, 2);
+  const std::int64_t chunk = std::min(model.max_batch(), kEvaluationRows);
+  double loss = 0.0, metric = 0.0;
+  for (std::int64_t first = 0; first < count; first += chunk) {
+    const std::int64_t rows = std::min(chunk, count - first);
+    model.evaluate(stage(first, rows), {sums.data(), sums.data() + 1});
+    double host[2];
+    sums.download(host, 2);
+    loss += host[0];
+    metric += host[1];
+  }
+  const double terms = static_cast<double>(count * model.terms_per_example());
+  return {loss / terms, finalize_metric(kind, loss, metric, terms, static_cast<double>(count))};
+}
+
+// ---- reconstruction ----------------------------------------------------------------------------
+
+class ReconstructionTask final : public TaskData {
+ public:
+  ReconstructionTask(const spec::Spec& spec, ops::Backend& backend)
+      : spec_(spec), backend_(backend),
+        train_(data::load_idx_images(data::mnist_images_path(spec.data_path, "train"), spec.train_examples)),
+        test_(data::load_idx_images(data::mnist_images_path(spec.data_path, "test"), spec.test_examples)),
+        train_pixels_(backend, train_.pixels.size()),
+        test_pixels_(backend, test_.pixels.size()),
+        rows_(backend, static_cast<std::size_t>(kEvaluationRows)),
+        chunk_(backend, static_cast<std::size_t>(kEvaluationRows * 784)) {
+    if (train_.features != 784 || test_.features != 784) {
+      fail(train_.source, ": the autoencoder needs 28×28 images (784 pixels); found ", train_.features,
+           " (train) and ", test_.features, " (test)");
+    }
+    train_pixels_.upload(train_.pixels.data(), train_.pixels.size());
+    test_pixels_.upload(test_.pixels.data(), test_.pixels.size());
+    std::vector<std::int32_t> identity(static_cast<std::size_t>(kEvaluationRows));
+    for (std::int64_t i = 0; i < kEvaluationRows; ++i) identity[i] = static_cast<std::int32_t>(i);
+    rows_.upload(identity.data(), identity.size());
+  }
+
+  spec::DataShape shape() const override { return {train_.count, test_.count}; }
+  std::string train_source() const override { return train_.source; }
+  std::string test_source() const override { return test_.source; }
+
+  class Batches final : public TrialBatches {
+   public:
+    Batches(ReconstructionTask& task, const spec::Trial& trial)
+        : task_(task), sampler_(trial.seed, task.train_.count, trial.batch_size),
+          batch_size_(trial.batch_size),
+          rows_(task.backend_, static_cast<std::size_t>(trial.microbatch)),
+          features_(task.backend_, static_cast<std::size_t>(trial.microbatch * 784)) {}
+    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
+      rows_.upload(sampler_.batch(step) + first, static_cast<std::size_t>(count));
+      task_.backend_.gather_rows_u8(task_.train_pixels_.data(), 784, rows_.data(), count,
+                                    1.0f / 255.0f, features_.data());
+      nn::Batch batch;
+      batch.features = features_.data();
+      batch.size = count;
+      batch.first_row = first;
+      batch.step_rows = batch_size_;
+      batch.step = step;
+      return batch;
+    }
+
+   private:
+    ReconstructionTask& task_;
+    data::EpochSampler sampler_;
+    std::int64_t batch_size_;
+    ops::Buffer<std::int32_t> rows_;
+    ops::Buffer<float> features_;
+  };
+
+  std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
+    return std::make_unique<Batches>(*this, trial);
+  }
+
+  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) override {
+    const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
+    std::int64_t count = test ? test_.count : train_.count;
+    if (!test && limit > 0) count = std::min(count, limit);
+    return evaluate_in_chunks(backend_, model, spec_.model, count, [&](std::int64_t first, std::int64_t rows) {
+      backend_.gather_rows_u8(pixels + first * 784, 784, rows_.data(), rows, 1.0f / 255.0f, chunk_.data());
+      nn::Batch batch;
+      batch.features = chunk_.data();
+      batch.size = rows;
+      return batch;
+    });
+  }
+
+ private:
+  const spec::Spec& spec_;
+  ops::Backend& backend_;
+  data::ImageSet train_, test_;
+  ops::Buffer<std::uint8_t> train_pixels_, test_pixels_;
+  ops::Buffer<std::int32_t> rows_;  // 0, 1, 2, …: a contiguous slice through the gather op
+  ops::Buffer<float> chunk_;
+};
+
+// ---- classification ----------------------------------------------------------------------------
+
+class ClassificationTask final : public TaskData {
+ public:
+  static constexpr std::int32_t kPadding = 4;  // the paper's pad-4 random crop
+
+  ClassificationTask(const spec::Spec& spec, ops::Backend& backend)
+      : spec_(spec), backend_(backend),
+        variant_(spec.dataset == "cifar100" ? data::CifarVariant::cifar100 : data::CifarVariant::cifar10),
+        train_(data::load_cifar(spec.data_path, variant_, "train", spec.train_examples)),
+        test_(data::load_cifar(spec.data_path, variant_, "test", spec.test_examples)),
+        image_size_(train_.height * train_.width * train_.channels),
+        train_pixels_(backend, train_.pixels.size()),
+        test_pixels_(backend, test_.pixels.size()),
+        mean_(backend, static_cast<std::size_t>(train_.channels)),
+        inv_std_(backend, static_cast<std::size_t>(train_.channels)),
+        rows_(backend, static_cast<std::size_t>(kEvaluationRows)),
+        labels_(backend, static_cast<std::size_t>(kEvaluationRows)),
+        chunk_(backend, static_cast<std::size_t>(kEvaluationRows * image_size_)) {
+    train_pixels_.upload(train_.pixels.data(), train_.pixels.size());
+    test_pixels_.upload(test_.pixels.data(), test_.pixels.size());
+    // Per-channel normalisation with the training set's statistics.
+    std::vector<float> mean, deviation;
+    data::channel_statistics(train_, mean, deviation);
+    std::vector<float> inverse(deviation.size());
+    for (std::size_t c = 0; c < deviation.size(); ++c) inverse[c] = 1.0f / deviation[c];
+    mean_.upload(mean.data(), mean.size());
+    inv_std_.upload(inverse.data(), inverse.size());
+  }
+
+  spec::DataShape shape() const override { return {train_.count, test_.count}; }
+  std::string train_source() const override { return train_.source; }
+  std::string test_source() const override { return test_.source; }
+  std::int64_t classes() const override { return train_.classes; }
+  std::int64_t image_height() const { return train_.height; }
+
+  class Batches final : public TrialBatches {
+   public:
+    Batches(ClassificationTask& task, const spec::Trial& trial)
+        : task_(task), trial_(trial), sampler_(trial.seed, task.train_.count, trial.batch_size),
+          rows_(task.backend_, static_cast<std::size_t>(trial.microbatch)),
+          augmentation_(task.backend_, static_cast<std::size_t>(3 * trial.microbatch)),
+          labels_(task.backend_, static_cast<std::size_t>(trial.microbatch)),
+          features_(task.backend_, static_cast<std::size_t>(trial.microbatch * task.image_size_)),
+          host_augmentation_(static_cast<std::size_t>(3 * trial.microbatch)),
+          host_labels_(static_cast<std::size_t>(trial.microbatch)) {}
+
+    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
+      const std::int32_t* examples = sampler_.batch(step) + first;
+      const std::int64_t epoch = step / trial_.steps_per_epoch;
+      for (std::int64_t i = 0; i < count; ++i) {
+        host_labels_[i] = task_.train_.labels[examples[i]];
+        if (task_.spec_.augment) {
+          const data::CropFlip crop = data::random_crop_flip(trial_.seed, epoch, examples[i], kPadding);
+          host_augmentation_[3 * i] = crop.offset_y;
+          host_augmentation_[3 * i + 1] = crop.offset_x;
+          host_augmentation_[3 * i + 2] = crop.flip;
+        }
+      }
+      rows_.upload(examples, static_cast<std::size_t>(count));
+      labels_.upload(host_labels_.data(), static_cast<std::size_t>(count));
+      if (task_.spec_.augment) augmentation_.upload(host_augmentation_.data(), static_cast<std::size_t>(3 * count));
+      task_.backend_.gather_images_u8(task_.train_pixels_.data(), task_.train_.height, task_.train_.width,
+                                      task_.train_.channels, rows_.data(),
+                                      task_.spec_.augment ? augmentation_.data() : nullptr, kPadding, count,
+                                      task_.mean_.data(), task_.inv_std_.data(), features_.data());
+      nn::Batch batch;
+      batch.features = features_.data();
+      batch.labels = labels_.data();
+      batch.size = count;
+      batch.first_row = first;
+      batch.step_rows = trial_.batch_size;
+      batch.step = step;
+      return batch;
+    }
+
+   private:
+    ClassificationTask& task_;
+    spec::Trial trial_;
+    data::EpochSampler sampler_;
+    ops::Buffer<std::int32_t> rows_, augmentation_, labels_;
+    ops::Buffer<float> features_;
+    std::vector<std::int32_t> host_augmentation_, host_labels_;
+  };
+
+  std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
+    return std::make_unique<Batches>(*this, trial);
+  }
+
+  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) override {
+    const data::LabeledImages& images = test ? test_ : train_;
+    const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
+    std::int64_t count = images.count;
+    if (!test && limit > 0) count = std::min(count, limit);
+    std::vector<std::int32_t> rows(static_cast<std::size_t>(kEvaluationRows));
+    return evaluate_in_chunks(backend_, model, spec_.model, count, [&](std::int64_t first, std::int64_t n) {
+      for (std::int64_t i = 0; i < n; ++i) rows[i] = static_cast<std::int32_t>(first + i);
+      rows_.upload(rows.data(), static_cast<std::size_t>(n));
+      labels_.upload(images.labels.data() + first, static_cast<std::size_t>(n));
+      backend_.gather_images_u8(pixels, images.height, images.width, images.channels, rows_.data(), nullptr,
+                                kPadding, n, mean_.data(), inv_std_.data(), chunk_.data());
+      nn::Batch batch;
+      batch.features = chunk_.data();
+      batch.labels = labels_.data();
+      batch.size = n;
+      return batch;
+    });
+  }
+
+ private:
+  const spec::Spec& spec_;
+  ops::Backend& backend_;
+  data::CifarVariant variant_;
+  data::LabeledImages train_, test_;
+  std::int64_t image_size_;
+  ops::Buffer<std::uint8_t> train_pixels_, test_pixels_;
+  ops::Buffer<float> mean_, inv_std_;
+  ops::Buffer<std::int32_t> rows_, labels_;
+  ops::Buffer<float> chunk_;
+};
+
+}  // namespace
+
+std::unique_ptr<TaskData> load_reconstruction_task(const spec::Spec& spec, ops::Backend& backend) {
+  return std::make_unique<ReconstructionTask>(spec, backend);
+}
+
+std::unique_ptr<TaskData> load_classification_task(const spec::Spec& spec, ops::Backend& backend) {
+  return std::make_unique<ClassificationTask>(spec, backend);
+}
+
+}  // namespace sgdsweep::train

@@ -1,0 +1,135 @@
+// Language modelling on Penn Treebank-format text: B parallel token streams read in windows of
+// `unroll` tokens (Zaremba et al.), state carried from window to window; evaluation over the
+// whole text in a fixed number of streams, perplexity = exp(mean cross-entropy per token).
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "data/ptb.hpp"
+#include "train/task_data.hpp"
+
+namespace sgdsweep::train {
+namespace {
+
+// Row-major [streams, window] → time-major [window, streams].
+void to_time_major(const std::vector<std::int32_t>& rows, std::int64_t streams, std::int64_t window,
+                   std::vector<std::int32_t>& out) {
+  for (std::int64_t s = 0; s < streams; ++s) {
+    for (std::int64_t t = 0; t < window; ++t) out[t * streams + s] = rows[s * window + t];
+  }
+}
+
+class LanguageTask final : public TaskData {
+ public:
+  LanguageTask(const spec::Spec& spec, ops::Backend& backend) : spec_(spec), backend_(backend) {
+    train_source_ = (std::filesystem::path(spec.data_path) / spec.train_file).string();
+    test_source_ = (std::filesystem::path(spec.data_path) / spec.test_file).string();
+    const std::vector<std::string> train_words = data::read_ptb_words(train_source_);
+    vocabulary_ = data::build_vocabulary(train_words);
+    std::int64_t unknown = 0;
+    train_ = data::encode(train_words, vocabulary_, train_source_, &unknown);
+    test_ = data::encode(data::read_ptb_words(test_source_), vocabulary_, test_source_, &test_unknown_);
+    if (spec.train_examples > 0) train_.resize(std::min<std::size_t>(train_.size(), spec.train_examples));
+    if (spec.test_examples > 0) test_.resize(std::min<std::size_t>(test_.size(), spec.test_examples));
+  }
+
+  spec::DataShape shape() const override {
+    return {static_cast<std::int64_t>(train_.size()), static_cast<std::int64_t>(test_.size())};
+  }
+  std::string train_source() const override { return train_source_; }
+  std::string test_source() const override { return test_source_; }
+  std::int64_t vocabulary() const override { return vocabulary_.size(); }
+  // Test words outside the training vocabulary, read as <unk>.
+  std::int64_t test_unknown_words() const { return test_unknown_; }
+
+  // Stages windows of token streams: inputs and targets, time-major, into backend memory.
+  class Windows {
+   public:
+    Windows(ops::Backend& backend, std::int64_t streams, std::int64_t window)
+        : window_(window), tokens_(backend, static_cast<std::size_t>(streams * window)),
+          labels_(backend, static_cast<std::size_t>(streams * window)),
+          rows_in_(static_cast<std::size_t>(streams * window)), rows_out_(rows_in_.size()),
+          time_major_(rows_in_.size()) {}
+    nn::Batch stage(const data::TokenStreams& streams, std::int64_t window_index, std::int64_t first,
+                    std::int64_t count) {
+      streams.batch(window_index, first, count, rows_in_.data(), rows_out_.data());
+      to_time_major(rows_in_, count, window_, time_major_);
+      tokens_.upload(time_major_.data(), static_cast<std::size_t>(count * window_));
+      to_time_major(rows_out_, count, window_, time_major_);
+      labels_.upload(time_major_.data(), static_cast<std::size_t>(count * window_));
+      nn::Batch batch;
+      batch.tokens = tokens_.data();
+      batch.labels = labels_.data();
+      batch.size = count;
+      batch.first_row = first;
+      batch.step_rows = streams.streams();
+      return batch;
+    }
+
+   private:
+    std::int64_t window_;
+    ops::Buffer<std::int32_t> tokens_, labels_;
+    std::vector<std::int32_t> rows_in_, rows_out_, time_major_;
+  };
+
+  class Batches final : public TrialBatches {
+   public:
+    Batches(LanguageTask& task, const spec::Trial& trial)
+        : streams_(task.train_, trial.batch_size, task.spec_.unroll),
+          windows_(task.backend_, trial.microbatch, task.spec_.unroll),
+          steps_per_epoch_(trial.steps_per_epoch) {}
+    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
+      nn::Batch batch = windows_.stage(streams_, step % steps_per_epoch_, first, count);
+      batch.step = step;
+      return batch;
+    }
+
+   private:
+    data::TokenStreams streams_;
+    Windows windows_;
+    std::int64_t steps_per_epoch_;
+  };
+
+  std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
+    return std::make_unique<Batches>(*this, trial);
+  }
+
+  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) override {
+    std::vector<std::int32_t> tokens = test ? test_ : train_;
+    if (!test && limit > 0 && static_cast<std::int64_t>(tokens.size()) > limit) tokens.resize(limit);
+    const data::TokenStreams streams(std::move(tokens), spec_.evaluation_streams, spec_.unroll);
+    const std::int64_t chunk = std::min(model.max_batch(), streams.streams());
+    Windows windows(backend_, chunk, spec_.unroll);
+    ops::Buffer<double> sums(backend_, 2);
+    model.reset_evaluation_state();
+    double loss = 0.0, correct = 0.0;
+    for (std::int64_t step = 0; step < streams.steps_per_epoch(); ++step) {
+      for (std::int64_t first = 0; first < streams.streams(); first += chunk) {
+        const std::int64_t count = std::min(chunk, streams.streams() - first);
+        model.evaluate(windows.stage(streams, step, first, count), {sums.data(), sums.data() + 1});
+        double host[2];
+        sums.download(host, 2);
+        loss += host[0];
+        correct += host[1];
+      }
+    }
+    const double terms = static_cast<double>(streams.steps_per_epoch() * streams.streams() * spec_.unroll);
+    return {loss / terms, finalize_metric(spec_.model, loss, correct, terms, terms)};
+  }
+
+ private:
+  const spec::Spec& spec_;
+  ops::Backend& backend_;
+  std::string train_source_, test_source_;
+  data::Vocabulary vocabulary_;
+  std::vector<std::int32_t> train_, test_;
+  std::int64_t test_unknown_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TaskData> load_language_task(const spec::Spec& spec, ops::Backend& backend) {
+  return std::make_unique<LanguageTask>(spec, backend);
+}
+
+}  // namespace sgdsweep::train

@@ -1,0 +1,65 @@
+// A sweep's data, loaded once per rank and staged once into backend memory, seen by the trainer
+// through two questions: "stage rows [first, first + count) of step t's batch of this trial" and
+// "evaluate this model on the training subset or the test set". Three tasks implement it:
+// image reconstruction (autoencoder on MNIST-layout files), image classification (Wide-ResNets on
+// CIFAR-10/100, with the paper's augmentation) and language modelling (LSTM on Penn Treebank).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "nn/model.hpp"
+#include "ops/backend.hpp"
+#include "spec/grid.hpp"
+#include "spec/spec.hpp"
+#include "spec/trial.hpp"
+#include "util/error.hpp"
+
+namespace sgdsweep::train {
+
+// Evaluation rows per forward pass, at most: fixed, so that results do not depend on the batch size.
+inline constexpr std::int64_t kEvaluationRows = 500;
+
+struct Evaluation {
+  double loss = 0.0;    // mean loss per term (per image, or per token)
+  double metric = 0.0;  // the test metric as spec::metric_info says (mean, percent, perplexity)
+};
+
+// What one trial draws from the data.
+class TrialBatches {
+ public:
+  virtual ~TrialBatches() = default;
+  // Stages rows [first, first + count) of the batch of update `step` into backend memory; the
+  // returned Batch is valid until the next call. Every row's content is a pure function of
+  // (trial seed, step, first + row).
+  virtual nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) = 0;
+};
+
+class TaskData {
+ public:
+  virtual ~TaskData() = default;
+  virtual spec::DataShape shape() const = 0;
+  virtual std::string train_source() const = 0;
+  virtual std::string test_source() const = 0;
+  // Classes of a classification task, the vocabulary of a language model (0 otherwise).
+  virtual std::int64_t classes() const { return 0; }
+  virtual std::int64_t vocabulary() const { return 0; }
+
+  virtual std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) = 0;
+  // On the first `limit` training examples (0 = all in use), or the whole test set.
+  virtual Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) = 0;
+};
+
+// Reads the files the spec names (throws Error naming the file and the problem) and stages them:
+// the task that fits the spec's dataset.
+std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& backend);
+std::unique_ptr<TaskData> load_reconstruction_task(const spec::Spec& spec, ops::Backend& backend);
+std::unique_ptr<TaskData> load_classification_task(const spec::Spec& spec, ops::Backend& backend);
+std::unique_ptr<TaskData> load_language_task(const spec::Spec& spec, ops::Backend& backend);
+
+// The metric from evaluation sums, as spec::metric_info(kind) says.
+double finalize_metric(spec::ModelKind kind, double loss_sum, double metric_sum, double terms,
+                       double examples);
+
+}  // namespace sgdsweep::train
