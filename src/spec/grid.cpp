@@ -89,6 +89,7 @@ std::vector<Trial> expand_grid(const Spec& spec, const DataShape& data) {
 
   std::vector<Trial> trials;
   for (OptimizerKind optimizer : spec.optimizers) {
+   for (double budget : spec.budgets) {
     for (std::int64_t batch_size : spec.batch_sizes) {
       const std::int64_t epoch_steps = steps_per_epoch(spec, data, batch_size);
       if (epoch_steps < 1) {
@@ -96,11 +97,11 @@ std::vector<Trial> expand_grid(const Spec& spec, const DataShape& data) {
              data.train_examples, spec.model == ModelKind::lstm ? " training tokens" : " training examples",
              " in use");
       }
-      std::int64_t steps = spec.steps;
+      std::int64_t steps = std::llround(budget);
       if (spec.budget_kind == BudgetKind::epochs) {
-        steps = std::llround(spec.epochs * static_cast<double>(epoch_steps));
+        steps = std::llround(budget * static_cast<double>(epoch_steps));
         if (steps < 1) {
-          fail(spec.source_path, ": [budget].epochs = ", spec.epochs, " gives no step at batch size ",
+          fail(spec.source_path, ": [budget].epochs = ", budget, " gives no step at batch size ",
                batch_size, " (", epoch_steps, " steps per epoch)");
         }
       }
@@ -141,6 +142,7 @@ std::vector<Trial> expand_grid(const Spec& spec, const DataShape& data) {
         }
       }
     }
+   }
   }
   return trials;
 }

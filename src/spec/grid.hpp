@@ -35,8 +35,8 @@ std::int64_t microbatch_size(const Spec& spec, std::int64_t batch_size);
 // Forward+backward cost of one example in FLOPs (for partitioning and planning; approximate).
 double flops_per_example(const Spec& spec);
 
-// All trials, in the order optimizer × batch size × learning rate [× final learning rate] × seed
-// (seed fastest). Throws Error when a batch size exceeds the training set or a budget rounds to
+// All trials, in the order optimizer × budget × batch size × learning rate [× final learning
+// rate] × seed (seed fastest). Throws Error when a batch size exceeds the training set or a budget rounds to
 // zero steps.
 std::vector<Trial> expand_grid(const Spec& spec, const DataShape& data);
 

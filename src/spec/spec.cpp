@@ -174,6 +174,31 @@ std::vector<double> learning_rate_exponents(const Section& grid, const std::stri
   return sorted;
 }
 
+// [budget].epochs / steps: one positive number, or an array of them (a grid dimension: the
+// "unlimited" study sweeps epoch budgets). Steps must be integers. Sorted, distinct.
+std::vector<double> budget_values(const Section& budget, const std::string& key, bool integral) {
+  const toml::node* value = budget.node(key);
+  const std::string expected = integral ? "a positive integer or an array of them"
+                                        : "a positive number or an array of them";
+  std::vector<double> values;
+  const auto take = [&](const toml::node& item) {
+    if (integral ? !item.is_integer() : !item.is_number()) budget.bad(key, item, expected);
+    const double v = *item.value<double>();
+    if (!(v > 0)) budget.bad(key, item, expected);
+    values.push_back(v);
+  };
+  if (const toml::array* array = value->as_array()) {
+    if (array->empty()) budget.bad(key, *value, expected);
+    for (const toml::node& item : *array) take(item);
+  } else {
+    take(*value);
+  }
+  std::sort(values.begin(), values.end());
+  check(std::adjacent_find(values.begin(), values.end()) == values.end(), budget, key,
+        "lists a budget twice");
+  return values;
+}
+
 }  // namespace
 
 Spec parse_spec(const std::string& text, const std::string& source_path) {
@@ -305,21 +330,13 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   }
 
   const Section budget(root, "budget", {"epochs", "steps"}, source_path);
-  const auto epochs = budget.number("epochs");
-  const auto steps = budget.integer("steps");
-  if (epochs.has_value() == steps.has_value()) {
+  if ((budget.node("epochs") != nullptr) == (budget.node("steps") != nullptr)) {
     fail(source_path, ": [budget] needs exactly one of epochs (constant epoch budget) or steps ",
          "(constant step budget)");
   }
-  if (epochs) {
-    check(*epochs > 0, budget, "epochs", "must be > 0");
-    spec.budget_kind = BudgetKind::epochs;
-    spec.epochs = *epochs;
-  } else {
-    check(*steps > 0, budget, "steps", "must be > 0");
-    spec.budget_kind = BudgetKind::steps;
-    spec.steps = *steps;
-  }
+  spec.budget_kind = budget.node("epochs") ? BudgetKind::epochs : BudgetKind::steps;
+  const std::string budget_key = budget.node("epochs") ? "epochs" : "steps";
+  spec.budgets = budget_values(budget, budget_key, spec.budget_kind == BudgetKind::steps);
 
   const Section schedule(root, "schedule", {"gamma", "warmup_epochs"}, source_path);
   spec.gamma = schedule.number("gamma").value_or(spec.gamma);

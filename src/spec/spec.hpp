@@ -46,8 +46,7 @@ struct Spec {
 
   // [budget]
   BudgetKind budget_kind = BudgetKind::epochs;
-  double epochs = 0.0;
-  std::int64_t steps = 0;
+  std::vector<double> budgets;  // epochs, or steps (integers); several make a grid dimension
 
   // [schedule]
   double gamma = 2.0;

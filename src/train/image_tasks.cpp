@@ -116,6 +116,25 @@ class ReconstructionTask final : public TaskData {
 
 // ---- classification ----------------------------------------------------------------------------
 
+// `count` images spaced evenly through `images` (image ⌊i·N/count⌋ for i < count), or all of them
+// when count is 0 or too large. Test subsets are taken this way because test files may be sorted
+// by class (the CIFAR-10 copy in ../shared is): the first N images would be one class.
+data::LabeledImages evenly_spaced(data::LabeledImages images, std::int64_t count) {
+  if (count <= 0 || count >= images.count) return images;
+  const std::int64_t image_size = images.height * images.width * images.channels;
+  data::LabeledImages subset = images;
+  subset.count = count;
+  subset.pixels.resize(static_cast<std::size_t>(count * image_size));
+  subset.labels.resize(static_cast<std::size_t>(count));
+  for (std::int64_t i = 0; i < count; ++i) {
+    const std::int64_t source = i * images.count / count;
+    std::copy_n(images.pixels.begin() + source * image_size, image_size, subset.pixels.begin() + i * image_size);
+    subset.labels[i] = images.labels[source];
+  }
+  subset.source = concat(images.source, " (", count, " evenly spaced images)");
+  return subset;
+}
+
 class ClassificationTask final : public TaskData {
  public:
   static constexpr std::int32_t kPadding = 4;  // the paper's pad-4 random crop
@@ -124,7 +143,7 @@ class ClassificationTask final : public TaskData {
       : spec_(spec), backend_(backend),
         variant_(spec.dataset == "cifar100" ? data::CifarVariant::cifar100 : data::CifarVariant::cifar10),
         train_(data::load_cifar(spec.data_path, variant_, "train", spec.train_examples)),
-        test_(data::load_cifar(spec.data_path, variant_, "test", spec.test_examples)),
+        test_(evenly_spaced(data::load_cifar(spec.data_path, variant_, "test", 0), spec.test_examples)),
         image_size_(train_.height * train_.width * train_.channels),
         train_pixels_(backend, train_.pixels.size()),
         test_pixels_(backend, test_.pixels.size()),

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the PyTorch ground truth for tests/unit/test_reference_models.cpp, computed in float64:
 
-  wrn_bn.*     WRN-16-4 with (ghost) batch normalisation, training mode, on 4 images: loss, the
-               gradient of the logits, every parameter gradient; one SGD step (momentum, L2 on
+  wrn_bn.*     WRN-16-4 with (ghost) batch normalisation, training mode, on 4 images: logits, loss,
+               the gradient of the logits, every parameter gradient; one SGD step (momentum, L2 on
                the conv and linear weights only); the running statistics and small tensors after
                it; the losses of a second forward in training and evaluation mode.
   wrn_skip.*   WRN-16-4 Regularized SkipInit (no BN, conv biases, residual scalars; dropout off):
@@ -186,7 +186,7 @@ def wrn_fixture():
     images = torch.randn(IMAGES, CHANNELS, HEIGHT, WIDTH_PIXELS).double()  # NCHW
     labels = torch.randint(CLASSES, (IMAGES,))
     records = [("wrn.shape", torch.tensor([DEPTH, WIDTH, CLASSES, IMAGES, HEIGHT, WIDTH_PIXELS, CHANNELS])),
-               ("wrn.hyperparameters", torch.tensor([LEARNING_RATE, MOMENTUM, L2])),
+               ("wrn.hyperparameters", torch.tensor([LEARNING_RATE, MOMENTUM, L2], dtype=torch.float64)),
                ("wrn.input", images), ("wrn.labels", labels)]
     for name, value in union.items():
         records += [("wrn.param." + name, value), ("wrn.shape." + name, torch.tensor(value.shape))]
@@ -227,8 +227,8 @@ def block_fixture():
                ("block.batch_mean.norm2", y.detach().mean(dim=(0, 2, 3))),
                ("block.batch_variance.norm2", y.detach().var(dim=(0, 2, 3), unbiased=True))]
     for name, value in p.items():
-        records += [("block.param." + name, value.detach()), ("block.shape." + name, torch.tensor(value.shape)),
-                    ("block.grad." + name, value.grad)]
+        records += [("block.param." + name, value.detach()),
+                    ("block.shape." + name, torch.tensor(value.shape)), ("block.grad." + name, value.grad)]
     return records
 
 
@@ -290,7 +290,8 @@ def lm_fixture():
     embedding = p["embedding"].clone().requires_grad_()
     decoder_weight = p["decoder.weight"].clone().requires_grad_()
     decoder_bias = p["decoder.bias"].clone().requires_grad_()
-    torch_parameters = {"embedding": embedding, "decoder.weight": decoder_weight, "decoder.bias": decoder_bias}
+    torch_parameters = {"embedding": embedding, "decoder.weight": decoder_weight,
+                        "decoder.bias": decoder_bias}
     for layer in range(LAYERS):
         torch_parameters[f"lstm{layer}.weight_ih"] = getattr(lstm, f"weight_ih_l{layer}")
         torch_parameters[f"lstm{layer}.weight_hh"] = getattr(lstm, f"weight_hh_l{layer}")

@@ -21,7 +21,7 @@ Spec small_spec() {
   spec.batch_sizes = {16, 64, 256};
   spec.log2_effective_learning_rates = {-6, -5};
   spec.budget_kind = BudgetKind::epochs;
-  spec.epochs = 2;
+  spec.budgets = {2};
   spec.evaluations = 5;
   spec.warmup_epochs = 0.5;
   return spec;
@@ -62,11 +62,57 @@ TEST(Grid, DerivedRatesStepsAndWarmup) {
 TEST(Grid, StepBudgetIsTheSameForEveryBatchSize) {
   Spec spec = small_spec();
   spec.budget_kind = BudgetKind::steps;
-  spec.steps = 100;
+  spec.budgets = {100};
   for (const Trial& trial : expand_grid(spec, {1000, 200})) {
     EXPECT_EQ(trial.steps, 100);
     EXPECT_DOUBLE_EQ(trial.epochs, 100.0 / trial.steps_per_epoch);
   }
+}
+
+TEST(Grid, SeveralBudgetsAreAGridDimension) {
+  Spec spec = small_spec();
+  spec.budgets = {1, 4};
+  spec.batch_sizes = {64};
+  const auto trials = expand_grid(spec, {1000, 200});
+  ASSERT_EQ(trials.size(), 2u * 2 * 2 * 3);  // optimizers × budgets × rates × seeds
+  EXPECT_EQ(trials[0].steps, 15);
+  EXPECT_EQ(trials[6].steps, 60);  // second budget, same optimizer
+  EXPECT_DOUBLE_EQ(trials[6].epochs, 4.0);
+}
+
+TEST(Grid, DecoupledFinalRatesSetGammaPerTrial) {
+  Spec spec = small_spec();
+  spec.batch_sizes = {64};
+  spec.optimizers = {OptimizerKind::momentum};
+  spec.seeds = 1;
+  spec.log2_effective_learning_rates = {-2, 0};
+  spec.log2_final_effective_learning_rates = {-8, -1};
+  const auto trials = expand_grid(spec, {1000, 200});
+  // Pairs with εf <= ε0: (−2, −8), (0, −8), (0, −1); (−2, −1) is skipped.
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_DOUBLE_EQ(trials[0].gamma, std::exp2(0.6));
+  EXPECT_DOUBLE_EQ(trials[0].final_effective_learning_rate, std::exp2(-8));
+  EXPECT_DOUBLE_EQ(trials[2].gamma, std::exp2(0.1));
+  EXPECT_NEAR(trials[2].effective_learning_rate * std::pow(trials[2].gamma, -10), std::exp2(-1), 1e-15);
+}
+
+TEST(Grid, MicrobatchIsTheGhostBatchForBatchNormalisedNetworks) {
+  Spec spec = small_spec();
+  spec.model = ModelKind::wide_resnet;
+  spec.batch_norm = true;
+  spec.ghost_batch_size = 64;
+  EXPECT_EQ(microbatch_size(spec, 16), 16);
+  EXPECT_EQ(microbatch_size(spec, 1024), 64);
+  spec.model = ModelKind::autoencoder;
+  EXPECT_EQ(microbatch_size(spec, 1024), 1024);
+  spec.microbatch = 256;
+  EXPECT_EQ(microbatch_size(spec, 1024), 256);
+  spec.model = ModelKind::lstm;
+  spec.microbatch = 0;
+  spec.unroll = 35;
+  EXPECT_EQ(microbatch_size(spec, 128), 64);
+  // 1000 tokens in 4 streams of 250: (250 − 1) / 35 = 7 windows.
+  EXPECT_EQ(steps_per_epoch(spec, {1000, 0}, 4), 7);
 }
 
 TEST(Grid, BatchLargerThanTheDataIsAnError) {

@@ -62,7 +62,7 @@ TEST(Spec, ParsesEveryKey) {
   EXPECT_EQ(spec.train_examples, 1000);
   EXPECT_EQ(spec.test_examples, 0);
   EXPECT_EQ(spec.budget_kind, sgdsweep::spec::BudgetKind::epochs);
-  EXPECT_DOUBLE_EQ(spec.epochs, 2.5);
+  EXPECT_EQ(spec.budgets, (std::vector<double>{2.5}));
   EXPECT_DOUBLE_EQ(spec.gamma, 3.0);
   EXPECT_DOUBLE_EQ(spec.warmup_epochs, 1.0);
   ASSERT_EQ(spec.optimizers.size(), 2u);
@@ -83,7 +83,7 @@ TEST(Spec, ExplicitRateListAndStepBudget) {
   const auto spec = parse_spec(text, "unit.toml");
   EXPECT_EQ(spec.log2_effective_learning_rates, (std::vector<double>{-5, -4, -3}));
   EXPECT_EQ(spec.budget_kind, sgdsweep::spec::BudgetKind::steps);
-  EXPECT_EQ(spec.steps, 500);
+  EXPECT_EQ(spec.budgets, (std::vector<double>{500}));
 }
 
 TEST(Spec, BestKDefaultsToAllSeeds) {

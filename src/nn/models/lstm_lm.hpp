@@ -43,7 +43,9 @@ class LstmLanguageModel final : public Model {
   void reset_evaluation_state() override;
 
   const LstmLanguageModelConfig& config() const { return config_; }
-  const float* logits() const { return logits_.data(); }  // of the last forward (for tests)
+  // The logits of the last evaluate(); after forward_backward the buffer holds ∂L/∂logits (the
+  // loss writes its gradient over them). For tests.
+  const float* logits() const { return logits_.data(); }
 
  private:
   struct State {  // per layer, [streams, hidden]

@@ -45,7 +45,9 @@ class WideResNet final : public Model {
   void evaluate(const Batch& batch, const EvaluationSums& sums) override;
 
   const WideResNetConfig& config() const { return config_; }
-  const float* logits() const { return logits_.data(); }  // of the last forward (for tests)
+  // The logits of the last evaluate(); after forward_backward the buffer holds ∂L/∂logits (the
+  // loss writes its gradient over them). For tests.
+  const float* logits() const { return logits_.data(); }
 
  private:
   struct Block {
