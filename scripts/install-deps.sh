@@ -11,7 +11,7 @@ packages=(
   libopenblas-dev                              # single-threaded BLAS per rank
   libcli11-dev libtomlplusplus-dev zlib1g-dev  # command line, spec files, gzip'd IDX data
   libgtest-dev libbenchmark-dev                # tests and benchmarks
-  python3 python3-h5py python3-numpy python3-matplotlib python3-torch  # readers, reference
+  python3 python3-h5py python3-numpy python3-matplotlib python3-pil python3-torch  # readers, reference
   dataset-fashion-mnist                        # the demo and test data
 )
 

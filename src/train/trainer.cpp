@@ -12,6 +12,7 @@
 #include "train/lr_schedule.hpp"
 #include "train/optimizer.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace sgdsweep::train {
 namespace {
@@ -110,6 +111,8 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
                                schedule.at(std::max<std::int64_t>(0, steps_done - 1)), train.loss,
                                test.metric});
       ++next_evaluation;
+      log::debug("trial ", trial.index, ": step ", steps_done, "/", trial.steps, ", train loss ",
+                 train.loss, ", test metric ", test.metric);
       if (!std::isfinite(train.loss) || !std::isfinite(test.metric)) {
         outcome.status = spec::TrialStatus::diverged;
         outcome.message = concat("non-finite evaluation at step ", steps_done);

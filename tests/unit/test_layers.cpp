@@ -8,6 +8,7 @@
 #include "nn/layers/dense.hpp"
 #include "nn/models/autoencoder.hpp"
 #include "ops/registry.hpp"
+#include "backend_support.hpp"
 #include "util/rng.hpp"
 
 namespace {
@@ -15,27 +16,9 @@ namespace {
 using sgdsweep::CounterRng;
 using sgdsweep::RngPurpose;
 using namespace sgdsweep;
-
-std::vector<float> random_values(std::size_t count, std::uint32_t stream, double scale = 1.0) {
-  const CounterRng rng(1234, RngPurpose::test);
-  std::vector<float> values(count);
-  for (std::size_t i = 0; i < count; ++i) values[i] = static_cast<float>(scale * (2 * rng.uniform(stream, i) - 1));
-  return values;
-}
-
-template <class T>
-ops::Buffer<T> to_backend(ops::Backend& backend, const std::vector<T>& host) {
-  ops::Buffer<T> buffer(backend, host.size());
-  buffer.upload(host.data(), host.size());
-  return buffer;
-}
-
-template <class T>
-std::vector<T> to_host(const ops::Buffer<T>& buffer) {
-  std::vector<T> host(buffer.size());
-  buffer.download(host.data(), host.size());
-  return host;
-}
+using sgdsweep::testing::random_values;
+using sgdsweep::testing::to_backend;
+using sgdsweep::testing::to_host;
 
 // |analytic − numeric| ≤ 1e-2·max(|analytic|, |numeric|) + absolute: central differences in single
 // precision with step 1e-2 are good to about three digits.

@@ -17,32 +17,15 @@
 #include "ops/registry.hpp"
 #include "train/gradient_accumulator.hpp"
 #include "train/optimizer.hpp"
+#include "backend_support.hpp"
 #include "util/rng.hpp"
 
 namespace {
 
 using namespace sgdsweep;
-
-std::vector<float> random_values(std::size_t count, std::uint32_t stream, double scale = 1.0) {
-  const CounterRng rng(4321, RngPurpose::test);
-  std::vector<float> values(count);
-  for (std::size_t i = 0; i < count; ++i) values[i] = static_cast<float>(scale * (2 * rng.uniform(stream, i) - 1));
-  return values;
-}
-
-template <class T>
-ops::Buffer<T> to_backend(ops::Backend& backend, const std::vector<T>& host) {
-  ops::Buffer<T> buffer(backend, host.size());
-  buffer.upload(host.data(), host.size());
-  return buffer;
-}
-
-template <class T>
-std::vector<T> to_host(const ops::Buffer<T>& buffer) {
-  std::vector<T> host(buffer.size());
-  buffer.download(host.data(), host.size());
-  return host;
-}
+using sgdsweep::testing::random_values;
+using sgdsweep::testing::to_backend;
+using sgdsweep::testing::to_host;
 
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
   double total = 0;

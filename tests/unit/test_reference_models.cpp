@@ -28,6 +28,8 @@
 #include "nn/models/lstm_lm.hpp"
 #include "nn/models/wide_resnet.hpp"
 #include "ops/registry.hpp"
+#include "backend_support.hpp"
+#include "reference_fixture.hpp"
 #include "train/optimizer.hpp"
 
 using namespace sgdsweep;
@@ -38,29 +40,8 @@ constexpr double kTensorTolerance = 1e-4;  // of the tensor's largest |torch| va
 constexpr double kAbsoluteFloor = 1e-8;
 constexpr double kLossTolerance = 1e-5;  // relative
 
-using Fixture = std::map<std::string, std::vector<double>>;
-
-Fixture read_fixture(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[8];
-  in.read(magic, 8);
-  if (!in || std::memcmp(magic, "SGDREF1\0", 8) != 0) {
-    throw std::runtime_error(path + " is not a reference fixture (run tests/reference/models_torch.py)");
-  }
-  Fixture records;
-  std::uint32_t name_length = 0;
-  while (in.read(reinterpret_cast<char*>(&name_length), 4)) {
-    std::string name(name_length, '\0');
-    std::uint64_t count = 0;
-    in.read(name.data(), name_length);
-    in.read(reinterpret_cast<char*>(&count), 8);
-    std::vector<double> values(count);
-    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(count * 8));
-    if (!in) throw std::runtime_error(path + ": truncated at record '" + name + "'");
-    records[name] = std::move(values);
-  }
-  return records;
-}
+using sgdsweep::testing::Fixture;
+using sgdsweep::testing::read_fixture;
 
 // The fixture, read once per process; null when SGDSWEEP_MODELS_FIXTURE is not set.
 const Fixture* fixture() {
@@ -182,9 +163,7 @@ double download_one(const ops::Buffer<double>& value) {
 
 template <class T>
 ops::Buffer<T> upload(ops::Backend& backend, const std::vector<T>& host) {
-  ops::Buffer<T> buffer(backend, host.size());
-  buffer.upload(host.data(), host.size());
-  return buffer;
+  return sgdsweep::testing::to_backend(backend, host);
 }
 
 // Overlays `initial` with the fixture's `<prefix>param.<name>` for every tensor (required unless a

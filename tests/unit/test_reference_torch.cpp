@@ -10,31 +10,13 @@
 #include <map>
 
 #include "nn/models/autoencoder.hpp"
+#include "reference_fixture.hpp"
 #include "ops/registry.hpp"
 #include "train/optimizer.hpp"
 
 using namespace sgdsweep;
 
 namespace {
-
-std::map<std::string, std::vector<double>> read_fixture(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[8];
-  in.read(magic, 8);
-  EXPECT_TRUE(in && std::memcmp(magic, "SGDREF1\0", 8) == 0) << path << " is not a reference fixture";
-  std::map<std::string, std::vector<double>> records;
-  std::uint32_t name_length = 0;
-  while (in.read(reinterpret_cast<char*>(&name_length), 4)) {
-    std::string name(name_length, '\0');
-    std::uint64_t count = 0;
-    in.read(name.data(), name_length);
-    in.read(reinterpret_cast<char*>(&count), 8);
-    std::vector<double> values(count);
-    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(count * 8));
-    records[name] = std::move(values);
-  }
-  return records;
-}
 
 std::vector<float> narrow(const std::vector<double>& values) { return {values.begin(), values.end()}; }
 
@@ -45,7 +27,7 @@ class ReferenceTorch : public ::testing::TestWithParam<std::string> {};
 TEST_P(ReferenceTorch, AutoencoderLossGradientsAndMomentumSteps) {
   const char* path = std::getenv("SGDSWEEP_TORCH_FIXTURE");
   if (!path) GTEST_SKIP() << "SGDSWEEP_TORCH_FIXTURE not set (CTest sets it after running autoencoder_torch.py)";
-  const auto fixture = read_fixture(path);
+  const auto fixture = sgdsweep::testing::read_fixture(path);
   const std::vector<double>& hyper = fixture.at("hyperparameters");
   const std::vector<float> input = narrow(fixture.at("input"));
   const std::int64_t batch = static_cast<std::int64_t>(input.size()) / 784;
