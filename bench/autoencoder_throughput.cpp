@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/gradient_reducer.hpp"
 #include "data/image_set.hpp"
 #include "ops/host_backend.hpp"
 #include "ops/registry.hpp"
@@ -82,8 +83,9 @@ void evaluate_chunk(benchmark::State& state, ops::Backend& backend, const std::s
   const std::unique_ptr<train::TaskData> task = train::load_task_data(spec, backend);
   const spec::Trial trial = spec::expand_grid(spec, task->shape()).at(0);
   const std::unique_ptr<nn::Model> model = train::make_model(spec, trial, *task, backend);
+  const auto alone = comm::make_identity_reducer();
   train::Evaluation evaluation;
-  for (auto _ : state) evaluation = task->evaluate(*model, false, chunk_rows);
+  for (auto _ : state) evaluation = task->evaluate(*model, false, chunk_rows, *alone);
   backend.synchronize();
   state.SetItemsProcessed(state.iterations() * chunk_rows);
   state.counters["loss"] = evaluation.loss;

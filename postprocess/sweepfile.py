@@ -104,7 +104,8 @@ class Sweep:
     def checksum_bytes(self, i):
         """The bytes outcome_checksum() hashes for trial i, in its order, as little-endian values:
         the five curve rows, the step_loss row, status, steps_completed, final_train_loss,
-        final_test_metric, rank, wall_seconds, examples_per_second and the stored message bytes."""
+        final_test_metric, rank, team_size, wall_seconds, examples_per_second and the stored
+        message bytes."""
         t = self.trials
         parts = [self.curves["eval_step"][i].astype("<i8").tobytes()]
         parts += [self.curves[name][i].astype("<f8").tobytes() for name in CURVES[1:]]
@@ -114,6 +115,7 @@ class Sweep:
         parts.append(np.asarray(t["final_train_loss"][i], dtype="<f8").tobytes())
         parts.append(np.asarray(t["final_test_metric"][i], dtype="<f8").tobytes())
         parts.append(np.asarray(t["rank"][i], dtype="<i4").tobytes())
+        parts.append(np.asarray(t["team_size"][i], dtype="<i4").tobytes())
         parts.append(np.asarray(t["wall_seconds"][i], dtype="<f8").tobytes())
         parts.append(np.asarray(t["examples_per_second"][i], dtype="<f8").tobytes())
         # All the stored bytes of the fixed-length string (a slice keeps numpy's NUL padding).

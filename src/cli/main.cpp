@@ -7,8 +7,10 @@
 #include "comm/communicator.hpp"
 #include "ops/registry.hpp"
 #include "spec/spec.hpp"
+#include "sweep/plan_command.hpp"
 #include "sweep/runner.hpp"
 #include "util/log.hpp"
+#include "util/progress.hpp"
 #include "util/version.hpp"
 
 namespace {
@@ -17,10 +19,11 @@ constexpr const char* kDescription =
     "sgdsweep — sweeps of learning rate × seed × batch size × optimizer for \"On the "
     "Generalization Benefit of Noise in SGD\" (Smith, Elsen & De, ICML 2020).\n"
     "Run it under mpirun/srun: the trials of the grid are divided among all ranks (one rank per "
-    "core), and every curve goes into one parallel HDF5 file. Read that file with "
-    "sgdsweep-analyze, or with h5py (docs/hdf5-schema.md).";
+    "core), trials with large batches run data-parallel on teams of ranks, and every curve goes "
+    "into one parallel HDF5 file. Read that file with sgdsweep-analyze, or with h5py "
+    "(docs/hdf5-schema.md). docs/running.md explains launching, teams and resuming.";
 
-int run_command(const std::string& spec_path, const std::string& output, bool overwrite,
+int run_command(const std::string& spec_path, const sgdsweep::sweep::RunOptions& options,
                 const sgdsweep::comm::Communicator& world) {
   using namespace sgdsweep;
   spec::Spec spec;
@@ -31,14 +34,11 @@ int run_command(const std::string& spec_path, const std::string& output, bool ov
     if (world.rank() == 0) log::error(e.what());
     return 1;
   }
-  sweep::RunOptions options;
-  options.output_path = output;
-  options.overwrite = overwrite;
   const sweep::RunSummary summary = sweep::run_sweep(spec, options, world);
   if (world.rank() == 0) {
-    log::info("done: ", summary.trials, " trials (", summary.finished, " finished, ",
-              summary.diverged, " diverged, ", summary.failed, " failed) in ",
-              summary.wall_seconds, " s; results in ", output);
+    log::info("done: ", summary.trials, " trials (", summary.finished, " finished, ", summary.diverged,
+              " diverged, ", summary.failed, " failed) in ", sgdsweep::format_duration(summary.wall_seconds),
+              "; results in ", options.output_path);
   }
   return summary.failed > 0 ? 2 : 0;
 }
@@ -54,12 +54,13 @@ int main(int argc, char** argv) {
     sgdsweep::log::configure(sgdsweep::log::Level::info, world.size() > 1 ? world.rank() : -1);
 
     CLI::App app{kDescription, "sgdsweep"};
-    app.set_version_flag("--version", std::string(sgdsweep::kVersion) + " (" +
-                                          sgdsweep::kGitDescribe + ")\n");
+    app.set_version_flag("--version", std::string(sgdsweep::kVersion) + " (" + sgdsweep::kGitDescribe + ")\n");
     app.require_subcommand(1);
     app.fallthrough();  // --log-level works before or after the subcommand
     std::string log_level = "info";
-    app.add_option("--log-level", log_level, "error | warn | info | debug (default: info)")
+    app.add_option("--log-level", log_level,
+                   "error | warn | info | debug (default: info: progress on rank 0 and a summary; "
+                   "debug: a line per trial and per evaluation)")
         ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
 
     CLI::App* run = app.add_subcommand(
@@ -67,15 +68,34 @@ int main(int argc, char** argv) {
         "Run every trial of a spec and write the sweep file.\n"
         "Example: mpirun -np 2 sgdsweep run input/fashion-mnist-demo.toml --out demo.h5");
     std::string spec_path;
-    std::string output;
-    bool overwrite = false;
+    sgdsweep::sweep::RunOptions options;
     run->add_option("spec", spec_path, "sweep spec (TOML; every key is documented in docs/spec.md)")
         ->required()
         ->check(CLI::ExistingFile);
-    run->add_option("--out,-o", output,
+    run->add_option("--out,-o", options.output_path,
                     "HDF5 file to create (written as FILE.partial until its layout is on disk)")
         ->required();
-    run->add_flag("--overwrite", overwrite, "replace FILE if it exists (otherwise it is an error)");
+    CLI::Option* overwrite =
+        run->add_flag("--overwrite", options.overwrite, "replace FILE if it exists (otherwise it is an error)");
+    run->add_flag("--resume", options.resume,
+                  "continue FILE after a crash, a time limit or a killed rank: keep every committed trial "
+                  "(checksums verified), run the pending, failed and corrupt ones; needs the same spec")
+        ->excludes(overwrite);
+
+    CLI::App* plan = app.add_subcommand(
+        "plan",
+        "Predict a sweep without training: trials, cost in core- or GPU-hours, the team layout, "
+        "makespan and efficiency on P ranks.\n"
+        "Example: sgdsweep plan input/paper/fig1-wrn16-4-bn.toml --ranks 4096");
+    std::string plan_spec;
+    sgdsweep::sweep::PlanOptions plan_options;
+    plan->add_option("spec", plan_spec, "sweep spec (TOML)")->required()->check(CLI::ExistingFile);
+    plan->add_option("--ranks,-n", plan_options.ranks, "MPI ranks to plan for (1 … 1,000,000)")
+        ->required()
+        ->check(CLI::Range(1, 1000000));
+    plan->add_option("--calibrate", plan_options.calibration_file,
+                     "a finished sweep file: fit the cost model's rate to its measured trial times")
+        ->check(CLI::ExistingFile);
 
     bool parsed = false;
     try {
@@ -85,11 +105,14 @@ int main(int argc, char** argv) {
       // Every rank parses the same arguments; only rank 0 speaks.
       exit_code = world.rank() == 0 ? app.exit(e) : e.get_exit_code();
     }
-    if (parsed && app.got_subcommand(run)) {
-      sgdsweep::log::configure(sgdsweep::log::parse_level(log_level),
-                               world.size() > 1 ? world.rank() : -1);
+    if (parsed) {
+      sgdsweep::log::configure(sgdsweep::log::parse_level(log_level), world.size() > 1 ? world.rank() : -1);
       try {
-        exit_code = run_command(spec_path, output, overwrite, world);
+        if (app.got_subcommand(run)) {
+          exit_code = run_command(spec_path, options, world);
+        } else if (app.got_subcommand(plan)) {
+          if (world.rank() == 0) exit_code = sgdsweep::sweep::plan_command(plan_spec, plan_options, std::cout);
+        }
       } catch (const sgdsweep::sweep::CollectiveError& e) {
         sgdsweep::log::error(e.what());
         exit_code = 1;

@@ -1,6 +1,8 @@
 // Owned communicator and its collectives; MPI errors become exceptions (MPI_ERRORS_RETURN).
 #include "comm/communicator.hpp"
 
+#include <utility>
+
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -22,6 +24,27 @@ Communicator::Communicator(MPI_Comm parent) {
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
+}
+
+Communicator::Communicator(MPI_Comm adopted, Adopt) : comm_(adopted) {
+  if (comm_ != MPI_COMM_NULL) {
+    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+}
+
+Communicator::Communicator(Communicator&& other) noexcept
+    : comm_(std::exchange(other.comm_, MPI_COMM_NULL)), rank_(other.rank_), size_(other.size_) {}
+
+Communicator Communicator::split(int color, int key) const {
+  MPI_Comm part = MPI_COMM_NULL;
+  check(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &part), "MPI_Comm_split");
+  return Communicator(part, Adopt{});
+}
+
+void Communicator::broadcast(void* data, int bytes, int root) const {
+  check(MPI_Bcast(data, bytes, MPI_BYTE, root, comm_), "MPI_Bcast");
 }
 
 Communicator::~Communicator() {

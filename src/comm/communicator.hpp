@@ -13,6 +13,11 @@ class Communicator {
  public:
   // Duplicates `parent` (collective over it), so our traffic never mixes with anyone else's.
   explicit Communicator(MPI_Comm parent);
+  // Collective: the ranks with the same `color` form a new communicator, ordered by `key`
+  // (MPI_Comm_split); a negative color gives MPI_COMM_NULL (an empty Communicator).
+  Communicator split(int color, int key) const;
+  Communicator(Communicator&& other) noexcept;
+  bool empty() const { return comm_ == MPI_COMM_NULL; }
   ~Communicator();
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
@@ -27,8 +32,13 @@ class Communicator {
   double max(double value) const;
   double sum(double value) const;
   long long sum(long long value) const;
+  // Rank `root`'s values on every rank (MPI_Bcast).
+  void broadcast(void* data, int bytes, int root) const;
 
  private:
+  struct Adopt {};
+  Communicator(MPI_Comm adopted, Adopt);
+
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;

@@ -209,9 +209,9 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
     fail(source_path, ":", error.source().begin.line, ":", error.source().begin.column,
          ": TOML syntax error: ", error.description());
   }
-  const std::vector<std::string> sections = {"sweep",     "model", "data",       "budget",
+  const std::vector<std::string> sections = {"sweep",     "model",     "data", "budget",
                                              "schedule",  "optimizer", "grid", "evaluation",
-                                             "analysis"};
+                                             "parallel",  "analysis"};
   for (const auto& [key, value] : root) {
     if (std::find(sections.begin(), sections.end(), std::string(key.str())) == sections.end()) {
       fail(where(source_path, value), ": unknown section [", key.str(), "] (valid sections: ",
@@ -404,6 +404,14 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   check(!evaluation.node("streams") || is_lstm, evaluation, "streams", "applies to lstm only");
   spec.evaluation_streams = evaluation.integer("streams").value_or(10);
   check(spec.evaluation_streams >= 1, evaluation, "streams", "must be >= 1");
+
+  const Section parallel(root, "parallel", {"max_examples_per_rank", "balance_teams"}, source_path);
+  spec.max_examples_per_rank = parallel.integer("max_examples_per_rank").value_or(0);
+  check(spec.max_examples_per_rank >= 0, parallel, "max_examples_per_rank", "must be >= 0 (0 = no limit)");
+  if (const toml::node* balance = parallel.node("balance_teams")) {
+    if (!balance->is_boolean()) parallel.bad("balance_teams", *balance, "true or false");
+    spec.balance_teams = *balance->value<bool>();
+  }
 
   const Section analysis(root, "analysis", {"best_k"}, source_path);
   const std::int64_t best_k = analysis.integer("best_k").value_or(spec.seeds);

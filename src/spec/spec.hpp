@@ -71,6 +71,10 @@ struct Spec {
   std::int32_t step_loss_every = 1;
   std::int64_t evaluation_streams = 10;  // lstm: parallel streams of the evaluation passes
 
+  // [parallel]
+  std::int64_t max_examples_per_rank = 0;  // a trial with B above this runs on a team; 0 = no limit
+  bool balance_teams = true;  // the planner may give trials bigger teams to balance the makespan
+
   // [analysis]
   std::int32_t best_k = 0;  // best k of n seeds; 0 until validated: then n
 };

@@ -110,7 +110,10 @@ struct ResultColumn {
 const ResultColumn kResultColumns[] = {
     {"status", [] { return H5T_NATIVE_INT8; }, 0, false,
      "pending / finished / diverged / failed (flag_values / flag_meanings); written last", nullptr},
-    {"rank", [] { return H5T_NATIVE_INT32; }, -1, true, "MPI rank that ran the trial", nullptr},
+    {"rank", [] { return H5T_NATIVE_INT32; }, -1, true,
+     "world rank that ran the trial (its team's member 0)", nullptr},
+    {"team_size", [] { return H5T_NATIVE_INT32; }, -1, true,
+     "ranks of the data-parallel team that ran the trial", nullptr},
     {"steps_completed", [] { return H5T_NATIVE_INT64; }, -1, true, "updates actually taken", nullptr},
     {"wall_seconds", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true, "wall time of the trial", "s"},
     {"examples_per_second", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
@@ -201,13 +204,9 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
 
   SweepFile sweep;
   sweep.path_ = path;
-  sweep.evaluations_ = evaluations;
-  std::int64_t observations = 0;
-  for (const Trial& trial : trials) {
-    sweep.step_loss_start_.push_back(observations);
-    sweep.step_loss_size_.push_back(spec::step_loss_count(trial));
-    observations += spec::step_loss_count(trial);
-  }
+  sweep.set_layout(trials, evaluations);
+  const std::int64_t observations =
+      trials.empty() ? 0 : sweep.step_loss_start_.back() + sweep.step_loss_size_.back();
 
   h5::PropertyList access(h5::check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
   h5::check_status(H5Pset_fapl_mpio(access.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
@@ -363,6 +362,18 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
   return sweep;
 }
 
+void SweepFile::set_layout(const std::vector<spec::Trial>& trials, std::int32_t evaluations) {
+  evaluations_ = evaluations;
+  step_loss_start_.clear();
+  step_loss_size_.clear();
+  std::int64_t observations = 0;
+  for (const Trial& trial : trials) {
+    step_loss_start_.push_back(observations);
+    step_loss_size_.push_back(spec::step_loss_count(trial));
+    observations += spec::step_loss_count(trial);
+  }
+}
+
 hid_t SweepFile::dataset(const std::string& name) const {
   const auto found = datasets_.find(name);
   if (found == datasets_.end()) fail(path_, ": no dataset /", name);
@@ -383,7 +394,8 @@ std::vector<char> stored_message(const std::string& message) {
 }
 }  // namespace
 
-void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome& outcome, int rank) {
+void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome& outcome, int rank,
+                              int team_size) {
   const auto row = static_cast<hsize_t>(trial.index);
   const auto points = static_cast<std::size_t>(evaluations_ + 1);
   const std::string what = concat(path_, ": writing trial ", trial.index);
@@ -398,6 +410,7 @@ void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome
   const std::vector<char> message = stored_message(outcome.message);
   stored.outcome.message.assign(message.data());
   stored.rank = rank;
+  stored.team_size = team_size;
   const bool finished = outcome.status == spec::TrialStatus::finished && !outcome.curve.empty();
   stored.final_train_loss = finished ? outcome.curve.back().train_loss : kNaN;
   stored.final_test_metric = finished ? outcome.curve.back().test_metric : kNaN;
@@ -429,6 +442,7 @@ void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome
     h5::write_slab(dataset(name), std::vector<decltype(value)>{value}, one, single, what);
   };
   write_one("rank", static_cast<std::int32_t>(rank));
+  write_one("team_size", static_cast<std::int32_t>(team_size));
   write_one("steps_completed", outcome.steps_completed);
   write_one("wall_seconds", outcome.wall_seconds);
   write_one("examples_per_second", outcome.examples_per_second);
@@ -439,6 +453,119 @@ void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome
   write_one("checksum", stored.checksum);
   // The commit marker: a trial whose status is not pending is complete on disk.
   write_one("status", static_cast<std::int8_t>(outcome.status));
+}
+
+void SweepFile::open_datasets() {
+  std::vector<std::string> names = {"message", "step_loss"};
+  for (const auto& column : kResultColumns) names.push_back(column.name);
+  for (const auto& column : kCurveColumns) names.push_back(column.name);
+  for (const std::string& name : names) datasets_.emplace(name, h5::open_dataset(file_.get(), name));
+}
+
+namespace {
+
+// Rank 0's verdict on an existing file: the trials to run, or the reason it cannot be resumed.
+struct Verdict {
+  std::string error;
+  SweepFile::Resume resume;
+  std::vector<std::int64_t> reset;  // committed or failed trials to set back to pending
+};
+
+Verdict inspect(const std::string& path, const spec::Spec& spec, const std::vector<Trial>& trials) {
+  Verdict verdict;
+  try {
+    const SweepContents contents = read_sweep(path);
+    if (contents.spec_toml != spec.source_text) {
+      fail(path, " was made from a different spec (its text differs from ", spec.source_path,
+           "); resume with the spec it was made from (the file's spec_toml attribute holds it)");
+    }
+    if (contents.trials.size() != trials.size()) {
+      fail(path, " holds ", contents.trials.size(), " trials; the spec expands to ", trials.size(),
+           " with the data here (a different data set or limit?)");
+    }
+    for (std::size_t i = 0; i < trials.size(); ++i) {
+      const StoredTrial& stored = contents.trials[i];
+      const Trial& trial = trials[i];
+      if (stored.trial.batch_size != trial.batch_size || stored.trial.steps != trial.steps ||
+          stored.trial.seed != trial.seed || stored.trial.optimizer != trial.optimizer ||
+          stored.trial.log2_effective_learning_rate != trial.log2_effective_learning_rate ||
+          stored.trial.microbatch != trial.microbatch) {
+        fail(path, ": trial ", i, " differs from the spec's trial ", i,
+             " (batch size, steps, seed, optimizer, rate or microbatch); was the data changed?");
+      }
+      switch (stored.outcome.status) {
+        case spec::TrialStatus::pending:
+          verdict.resume.to_run.push_back(static_cast<std::int64_t>(i));
+          break;
+        case spec::TrialStatus::failed:
+          ++verdict.resume.failed;
+          verdict.resume.to_run.push_back(static_cast<std::int64_t>(i));
+          verdict.reset.push_back(static_cast<std::int64_t>(i));
+          break;
+        case spec::TrialStatus::finished:
+        case spec::TrialStatus::diverged:
+          if (stored.checksum == outcome_checksum(stored)) {
+            ++verdict.resume.kept;
+          } else {
+            ++verdict.resume.corrupt;
+            verdict.resume.to_run.push_back(static_cast<std::int64_t>(i));
+            verdict.reset.push_back(static_cast<std::int64_t>(i));
+          }
+          break;
+      }
+    }
+  } catch (const std::exception& e) {
+    verdict.error = e.what();
+  }
+  return verdict;
+}
+
+void broadcast_vector(std::vector<std::int64_t>& values, MPI_Comm comm) {
+  std::int64_t size = static_cast<std::int64_t>(values.size());
+  MPI_Bcast(&size, 1, MPI_INT64_T, 0, comm);
+  values.resize(static_cast<std::size_t>(size));
+  if (size > 0) MPI_Bcast(values.data(), static_cast<int>(size), MPI_INT64_T, 0, comm);
+}
+
+}  // namespace
+
+SweepFile SweepFile::reopen(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
+                            const std::vector<spec::Trial>& trials, Resume& resume) {
+  h5::silence_automatic_error_printing();
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  Verdict verdict;
+  if (rank == 0) verdict = inspect(path, spec, trials);
+  // Every rank learns the verdict (and fails with rank 0's message).
+  std::int64_t error_length = static_cast<std::int64_t>(verdict.error.size());
+  MPI_Bcast(&error_length, 1, MPI_INT64_T, 0, comm);
+  verdict.error.resize(static_cast<std::size_t>(error_length));
+  if (error_length > 0) MPI_Bcast(verdict.error.data(), static_cast<int>(error_length), MPI_CHAR, 0, comm);
+  if (!verdict.error.empty()) fail(verdict.error);
+  broadcast_vector(verdict.resume.to_run, comm);
+  std::int64_t counts[3] = {verdict.resume.kept, verdict.resume.corrupt, verdict.resume.failed};
+  MPI_Bcast(counts, 3, MPI_INT64_T, 0, comm);
+  resume = verdict.resume;
+  resume.kept = counts[0];
+  resume.corrupt = counts[1];
+  resume.failed = counts[2];
+
+  SweepFile sweep;
+  sweep.path_ = path;
+  h5::PropertyList access(h5::check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  h5::check_status(H5Pset_fapl_mpio(access.get(), comm, MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  sweep.file_ = h5::File(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDWR, access.get()), "reopening " + path));
+  sweep.set_layout(trials, spec.evaluations);
+  sweep.open_datasets();
+  // Committed-but-corrupt and failed trials go back to pending before anyone reruns them.
+  if (rank == 0) {
+    for (std::int64_t index : verdict.reset) {
+      h5::write_slab(sweep.dataset("status"), std::vector<std::int8_t>{0}, {static_cast<hsize_t>(index)}, {1},
+                     concat(path, ": resetting trial ", index));
+    }
+  }
+  MPI_Barrier(comm);
+  return sweep;
 }
 
 void SweepFile::close() {
@@ -463,6 +590,7 @@ std::uint64_t outcome_checksum(const StoredTrial& stored) {
   hash.update(&stored.final_train_loss, sizeof(double));
   hash.update(&stored.final_test_metric, sizeof(double));
   hash.update(&stored.rank, sizeof(std::int32_t));
+  hash.update(&stored.team_size, sizeof(std::int32_t));
   hash.update(&stored.outcome.wall_seconds, sizeof(double));
   hash.update(&stored.outcome.examples_per_second, sizeof(double));
   const std::vector<char> message = stored_message(stored.outcome.message);
@@ -492,6 +620,8 @@ SweepContents read_sweep(const std::string& path) {
   contents.evaluations = h5::read_attribute<std::int32_t>(f, "evaluations").at(0);
   contents.best_k = h5::read_attribute<std::int32_t>(f, "best_k").at(0);
   contents.seeds = h5::read_attribute<std::int32_t>(f, "seeds").at(0);
+  contents.train_examples = h5::read_attribute<std::int64_t>(f, "train_examples").at(0);
+  contents.test_examples = h5::read_attribute<std::int64_t>(f, "test_examples").at(0);
 
   const std::vector<std::int64_t> index = h5::read_all<std::int64_t>(f, "trial");
   const std::size_t trial_count = index.size();
@@ -510,6 +640,7 @@ SweepContents read_sweep(const std::string& path) {
 
   const auto status = h5::read_all<std::int8_t>(f, "status");
   const auto rank = h5::read_all<std::int32_t>(f, "rank");
+  const auto team_size = h5::read_all<std::int32_t>(f, "team_size");
   const auto steps_completed = h5::read_all<std::int64_t>(f, "steps_completed");
   const auto wall_seconds = h5::read_all<double>(f, "wall_seconds");
   const auto examples_per_second = h5::read_all<double>(f, "examples_per_second");
@@ -535,6 +666,7 @@ SweepContents read_sweep(const std::string& path) {
     stored.outcome.wall_seconds = wall_seconds[i];
     stored.outcome.examples_per_second = examples_per_second[i];
     stored.rank = rank[i];
+    stored.team_size = team_size[i];
     stored.checksum = checksum[i];
     stored.final_train_loss = final_train_loss[i];
     stored.final_test_metric = final_test_metric[i];

@@ -18,6 +18,7 @@
 namespace sgdsweep::store {
 
 inline constexpr std::int32_t kSchemaVersion = 1;
+
 inline constexpr std::size_t kMessageLength = 256;  // bytes of the per-trial message column
 
 // Facts about the run that are not in the spec, recorded as root attributes.
@@ -38,9 +39,24 @@ class SweepFile {
   static SweepFile create(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
                           const std::vector<spec::Trial>& trials, const Provenance& provenance);
 
+  // Collective over `comm`: reopens an existing sweep file to continue it (--resume). Rank 0 first
+  // reads it serially and checks that it was made from this very spec (text and grid); every
+  // committed trial whose checksum still matches is kept byte for byte; pending trials, failed
+  // ones and committed ones whose checksum fails are returned in `to_run` (the latter two reset
+  // to pending first, so the file never shows a stale result as committed).
+  struct Resume {
+    std::vector<std::int64_t> to_run;
+    std::int64_t kept = 0;       // committed trials kept as they are
+    std::int64_t corrupt = 0;    // committed trials whose checksum failed
+    std::int64_t failed = 0;     // failed trials to run again
+  };
+  static SweepFile reopen(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
+                          const std::vector<spec::Trial>& trials, Resume& resume);
+
   // Independent (only the calling rank): writes one trial's curves, step losses, results and
   // checksum, then its status.
-  void write_outcome(const spec::Trial& trial, const spec::TrialOutcome& outcome, int rank);
+  void write_outcome(const spec::Trial& trial, const spec::TrialOutcome& outcome, int rank,
+                     int team_size = 1);
 
   // Collective: closes the file.
   void close();
@@ -50,6 +66,8 @@ class SweepFile {
  private:
   SweepFile() = default;
   hid_t dataset(const std::string& name) const;
+  void open_datasets();
+  void set_layout(const std::vector<spec::Trial>& trials, std::int32_t evaluations);
 
   std::string path_;
   h5::File file_;
@@ -64,6 +82,7 @@ struct StoredTrial {
   spec::Trial trial;
   spec::TrialOutcome outcome;  // curve holds every evaluation point (unreached ones NaN, step −1)
   std::int32_t rank = -1;      // the rank that ran it (−1 while pending)
+  std::int32_t team_size = -1; // ranks of its team (−1 while pending)
   std::uint64_t checksum = 0;
   double final_train_loss = 0.0;
   double final_test_metric = 0.0;
@@ -79,6 +98,8 @@ struct SweepContents {
   std::int32_t evaluations = 0;
   std::int32_t best_k = 0;
   std::int32_t seeds = 0;
+  std::int64_t train_examples = 0;
+  std::int64_t test_examples = 0;
   std::vector<StoredTrial> trials;
 };
 

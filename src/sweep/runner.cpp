@@ -1,4 +1,6 @@
-// The rank loop of a sweep (see runner.hpp).
+// The rank loop of a sweep (see runner.hpp): agree on inputs, lock and create (or reopen) the
+// file, split the ranks into the plan's teams, then take trials from the class's shared counter
+// until none are left; rank 0 reports progress from the shared progress counters.
 #include "sweep/runner.hpp"
 
 #include <chrono>
@@ -6,13 +8,20 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <thread>
 
+#include "comm/gradient_reducer.hpp"
+#include "comm/shared_counters.hpp"
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
+#include "spec/model_size.hpp"
 #include "store/sweep_file.hpp"
+#include "sweep/planner.hpp"
 #include "train/task_data.hpp"
 #include "train/trainer.hpp"
+#include "util/file_lock.hpp"
 #include "util/log.hpp"
+#include "util/progress.hpp"
 
 namespace sgdsweep::sweep {
 namespace {
@@ -39,22 +48,28 @@ std::string describe(const spec::Trial& trial) {
                 trial.log2_effective_learning_rate, " seed ", trial.seed_index);
 }
 
+// Slots of the shared counters after the per-class "next trial" counters.
+enum Progress { kFinished = 0, kExamples = 1, kFinishedMilliseconds = 2, kProgressSlots = 3 };
+
 }  // namespace
 
 RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const comm::Communicator& comm) {
   const Clock::time_point start = Clock::now();
   const std::filesystem::path output(options.output_path);
+  const std::string lock_path = output.string() + ".lock";
 
   agree(comm, "checking the output path", [&] {
     if (comm.rank() != 0) return;
-    if (std::filesystem::exists(output) && !options.overwrite) {
-      fail(output.string(), " already exists (pass --overwrite to replace it)");
+    const bool exists = std::filesystem::exists(output);
+    if (options.resume && !exists) fail("nothing to resume: ", output.string(), " does not exist");
+    if (!options.resume && exists && !options.overwrite) {
+      fail(output.string(), " already exists (--resume continues it, --overwrite replaces it)");
     }
     const std::filesystem::path folder =
         output.has_parent_path() ? output.parent_path() : std::filesystem::path(".");
-    if (!std::filesystem::is_directory(folder)) {
-      fail("the folder of ", output.string(), " does not exist");
-    }
+    if (!std::filesystem::is_directory(folder)) fail("the folder of ", output.string(), " does not exist");
+    // Nobody may still be writing the file: a killed job's ranks can outlive its launcher.
+    FileLock probe(lock_path, FileLock::Mode::exclusive);
   });
 
   std::unique_ptr<ops::Backend> backend;
@@ -66,54 +81,154 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
     trials = spec::expand_grid(spec, data->shape());
   });
   const spec::DataShape shape = data->shape();
-  const std::vector<std::int64_t> mine = spec::partition(trials, comm.size())[comm.rank()];
+  std::optional<FileLock> lock;
+  agree(comm, "locking the output", [&] { lock.emplace(lock_path, FileLock::Mode::shared); });
+
+  std::optional<store::SweepFile> file;
+  std::vector<std::int64_t> to_run;
+  if (options.resume) {
+    store::SweepFile::Resume resume;
+    agree(comm, "reopening the sweep file", [&] {
+      file.emplace(store::SweepFile::reopen(output.string(), comm.get(), spec, trials, resume));
+    });
+    to_run = resume.to_run;
+    if (comm.rank() == 0) {
+      log::info("resuming ", output.string(), ": ", resume.kept, " committed trials kept, ", to_run.size(),
+                " to run (", resume.failed, " failed before, ", resume.corrupt, " with a bad checksum)");
+    }
+  } else {
+    store::Provenance provenance;
+    provenance.train_examples = shape.train_examples;
+    provenance.test_examples = shape.test_examples;
+    provenance.eval_train_examples = spec.eval_train_examples > 0
+                                         ? std::min(spec.eval_train_examples, shape.train_examples)
+                                         : shape.train_examples;
+    provenance.train_source = data->train_source();
+    provenance.test_source = data->test_source();
+    provenance.ranks = comm.size();
+    file.emplace(store::SweepFile::create(output.string(), comm.get(), spec, trials, provenance));
+    for (const spec::Trial& trial : trials) to_run.push_back(trial.index);
+  }
+
+  // Every rank computes the same plan: who is in which team, which trials each class runs.
+  Plan plan;
+  agree(comm, "planning", [&] {
+    const std::int64_t parameters =
+        spec::parameter_count(spec, spec.model == spec::ModelKind::lstm ? data->vocabulary() : data->classes());
+    plan = make_plan(spec, trials, to_run, comm.size(), shape, parameters, cost_model_for(spec));
+  });
+  const Plan::Placement place = plan.placement(comm.rank());
+  const comm::Communicator team_comm =
+      comm.split(place.class_index < 0 ? -1 : place.class_index * (1 << 20) + place.team, place.member);
+  const int team_size = place.class_index < 0 ? 0 : plan.classes[place.class_index].team_size;
+  // Reducers for every split a trial of this class may use: the whole team, or (a padded trial
+  // that cannot split that far) its first e members, e a power of two.
+  std::vector<comm::Communicator> sub_teams;
+  std::vector<std::unique_ptr<comm::GradientReducer>> reducers;  // [k]: the first 2^k members
+  reducers.push_back(comm::make_identity_reducer());
+  for (int e = 2; e <= team_size; e *= 2) {
+    if (e == team_size) {
+      reducers.push_back(comm::make_mpi_reducer(team_comm));
+    } else {
+      sub_teams.push_back(team_comm.split(place.member < e ? 0 : -1, place.member));
+      reducers.push_back(place.member < e ? comm::make_mpi_reducer(sub_teams.back()) : nullptr);
+    }
+  }
+  const auto reducer_for = [&](int split) { return reducers[static_cast<std::size_t>(std::log2(split))].get(); };
+  const bool leader = place.member == 0;
   if (comm.rank() == 0) {
-    log::info("sweep '", spec.name, "': ", trials.size(), " trials of ", spec.model_name, " on ",
-              comm.size(), " rank(s); ", shape.train_examples, " training and ", shape.test_examples,
+    log::info("sweep '", spec.name, "': ", to_run.size(), " of ", trials.size(), " trials of ", spec.model_name,
+              " to run on ", comm.size(), " rank(s) (", plan.classes.size(), " team class(es), predicted ",
+              format_duration(plan.makespan_seconds), " at ", static_cast<int>(plan.efficiency * 100 + 0.5),
+              "% efficiency); ", shape.train_examples, " training and ", shape.test_examples,
               spec.model == spec::ModelKind::lstm ? " test tokens" : " test examples", "; writing ",
               output.string());
   }
 
-  store::Provenance provenance;
-  provenance.train_examples = shape.train_examples;
-  provenance.test_examples = shape.test_examples;
-  provenance.eval_train_examples =
-      spec.eval_train_examples > 0 ? std::min(spec.eval_train_examples, shape.train_examples)
-                                   : shape.train_examples;
-  provenance.train_source = data->train_source();
-  provenance.test_source = data->test_source();
-  provenance.ranks = comm.size();
-  store::SweepFile file =
-      store::SweepFile::create(output.string(), comm.get(), spec, trials, provenance);
+  const int classes = static_cast<int>(plan.classes.size());
+  comm::SharedCounters counters(comm, classes + kProgressSlots);
+  double total_milliseconds = 0;
+  for (std::int64_t index : to_run) total_milliseconds += 1000 * plan.trial_seconds[index];
+  ProgressDisplay progress(static_cast<std::int64_t>(to_run.size()), total_milliseconds,
+                           comm.rank() == 0 && log::level() >= log::Level::info);
+  const auto report_progress = [&](bool force) {
+    progress.update(counters.read(classes + kFinished),
+                    static_cast<double>(counters.read(classes + kFinishedMilliseconds)),
+                    counters.read(classes + kExamples), force);
+  };
 
-  train::TrialContext context{*backend, *data, spec};
+  std::int64_t batch_size = 0;
+  const auto after_step = [&] {
+    if (leader) counters.fetch_add(classes + kExamples, batch_size);
+    if (comm.rank() == 0) report_progress(false);
+  };
+
   RunSummary local;
-  for (std::size_t n = 0; n < mine.size(); ++n) {
-    const spec::Trial& trial = trials[mine[n]];
-    spec::TrialOutcome outcome;
-    const Clock::time_point trial_start = Clock::now();
-    try {
-      outcome = train::train_trial(trial, context);
-    } catch (const std::exception& e) {
-      outcome = spec::TrialOutcome{};
-      outcome.status = spec::TrialStatus::failed;
-      outcome.message = concat("rank ", comm.rank(), ": ", e.what());
-      outcome.wall_seconds = std::chrono::duration<double>(Clock::now() - trial_start).count();
-      outcome.examples_per_second = NAN;
-      log::error("trial ", trial.index, " (", describe(trial), ") failed: ", e.what());
+  if (place.class_index >= 0) {
+    const TeamClass& team_class = plan.classes[place.class_index];
+    for (;;) {
+      std::int64_t trial_index = -1;
+      if (leader) {
+        const std::int64_t next = counters.fetch_add(place.class_index, 1);
+        if (next < static_cast<std::int64_t>(team_class.trials.size())) trial_index = team_class.trials[next];
+      }
+      if (team_size > 1) team_comm.broadcast(&trial_index, sizeof trial_index, 0);
+      if (trial_index < 0) break;
+      const spec::Trial& trial = trials[trial_index];
+      const int split = plan.team_size[trial_index];
+      if (place.member >= split) continue;  // a padded trial: the first `split` members run it
+      batch_size = trial.batch_size;
+      train::TrialContext context{*backend, *data, spec, *reducer_for(split), after_step};
+      spec::TrialOutcome outcome;
+      const Clock::time_point trial_start = Clock::now();
+      try {
+        outcome = train::train_trial(trial, context);
+      } catch (const std::exception& e) {
+        if (split > 1) {
+          // The team's other members are inside a collective of this trial: end the job (its
+          // committed trials are safe; --resume reruns the rest).
+          log::error("trial ", trial.index, " (", describe(trial), ") failed on team member ", place.member,
+                     ": ", e.what(), " (aborting the job; --resume continues it)");
+          MPI_Abort(comm.get(), 3);
+        }
+        outcome = spec::TrialOutcome{};
+        outcome.status = spec::TrialStatus::failed;
+        outcome.message = concat("rank ", comm.rank(), ": ", e.what());
+        outcome.wall_seconds = std::chrono::duration<double>(Clock::now() - trial_start).count();
+        outcome.examples_per_second = NAN;
+        log::error("trial ", trial.index, " (", describe(trial), ") failed: ", e.what());
+      }
+      if (!leader) continue;
+      file->write_outcome(trial, outcome, comm.rank(), split);
+      counters.fetch_add(classes + kFinished, 1);
+      counters.fetch_add(classes + kFinishedMilliseconds,
+                         static_cast<std::int64_t>(1000 * plan.trial_seconds[trial_index]));
+      ++local.trials;
+      local.finished += outcome.status == spec::TrialStatus::finished;
+      local.diverged += outcome.status == spec::TrialStatus::diverged;
+      local.failed += outcome.status == spec::TrialStatus::failed;
+      const double metric = outcome.curve.empty() ? NAN : outcome.curve.back().test_metric;
+      log::debug("trial ", trial.index, " (", describe(trial), ", team of ", split, "): ",
+                 spec::name(outcome.status), " after ", outcome.steps_completed, "/", trial.steps, " steps in ",
+                 outcome.wall_seconds, " s, test metric ", metric, outcome.message.empty() ? "" : " — ",
+                 outcome.message);
     }
-    file.write_outcome(trial, outcome, comm.rank());
-    ++local.trials;
-    local.finished += outcome.status == spec::TrialStatus::finished;
-    local.diverged += outcome.status == spec::TrialStatus::diverged;
-    local.failed += outcome.status == spec::TrialStatus::failed;
-    const double metric = outcome.curve.empty() ? NAN : outcome.curve.back().test_metric;
-    log::info("trial ", trial.index, " (", describe(trial), "): ", spec::name(outcome.status),
-              " after ", outcome.steps_completed, "/", trial.steps, " steps in ",
-              outcome.wall_seconds, " s, test metric ", metric, " [", n + 1, "/", mine.size(),
-              " on this rank]");
   }
-  file.close();
+  // Rank 0 keeps reporting until every trial is in.
+  if (comm.rank() == 0) {
+    while (counters.read(classes + kFinished) < static_cast<std::int64_t>(to_run.size())) {
+      report_progress(false);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    progress.finish(counters.read(classes + kFinished),
+                    static_cast<double>(counters.read(classes + kFinishedMilliseconds)),
+                    counters.read(classes + kExamples));
+  }
+  comm.barrier();
+  file->close();
+  lock.reset();
+  comm.barrier();
+  if (comm.rank() == 0) std::filesystem::remove(lock_path);
 
   RunSummary summary;
   summary.trials = comm.sum(static_cast<long long>(local.trials));

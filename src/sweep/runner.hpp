@@ -21,6 +21,7 @@ class CollectiveError : public Error {
 struct RunOptions {
   std::string output_path;
   bool overwrite = false;  // replace an existing output file
+  bool resume = false;     // continue an existing output file: keep its committed trials, run the rest
 };
 
 struct RunSummary {
@@ -33,7 +34,11 @@ struct RunSummary {
 
 // Collective over `comm`. Problems found before the file exists (the output path, the data, the
 // grid) throw CollectiveError on every rank and leave no file behind; a trial that throws is
-// recorded as failed and the sweep goes on.
+// recorded as failed and the sweep goes on (on a team of several ranks it ends the job instead:
+// its members are inside the trial's collectives; --resume continues).
+//
+// Trials run on the teams of the plan (planner.hpp): within a team class, the team leaders take
+// the next trial of the class's longest-first list from a shared counter. Rank 0 shows progress.
 RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const comm::Communicator& comm);
 
 }  // namespace sgdsweep::sweep

@@ -13,24 +13,21 @@
 namespace sgdsweep::train {
 namespace {
 
-// Sums the model's evaluation over `count` rows in chunks of at most kEvaluationRows; `stage`
-// fills the chunk [first, first + rows) and returns its Batch.
+// The model's evaluation over `count` rows in chunks of at most kEvaluationRows, split over the
+// team (evaluate_chunks); `stage` fills the chunk [first, first + rows) and returns its Batch.
 template <class Stage>
 Evaluation evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
-                              std::int64_t count, Stage&& stage) {
+                              std::int64_t count, comm::GradientReducer& team, Stage&& stage) {
   ops::Buffer<double> sums(backend, 2);
   const std::int64_t chunk = std::min(model.max_batch(), kEvaluationRows);
-  double loss = 0.0, metric = 0.0;
-  for (std::int64_t first = 0; first < count; first += chunk) {
-    const std::int64_t rows = std::min(chunk, count - first);
-    model.evaluate(stage(first, rows), {sums.data(), sums.data() + 1});
-    double host[2];
-    sums.download(host, 2);
-    loss += host[0];
-    metric += host[1];
-  }
+  double totals[2];
+  evaluate_chunks(team, (count + chunk - 1) / chunk, [&](std::int64_t j, double* out) {
+    const std::int64_t first = j * chunk;
+    model.evaluate(stage(first, std::min(chunk, count - first)), {sums.data(), sums.data() + 1});
+    sums.download(out, 2);
+  }, totals);
   const double terms = static_cast<double>(count * model.terms_per_example());
-  return {loss / terms, finalize_metric(kind, loss, metric, terms, static_cast<double>(count))};
+  return {totals[0] / terms, finalize_metric(kind, totals[0], totals[1], terms, static_cast<double>(count))};
 }
 
 // ---- reconstruction ----------------------------------------------------------------------------
@@ -92,11 +89,11 @@ class ReconstructionTask final : public TaskData {
     return std::make_unique<Batches>(*this, trial);
   }
 
-  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) override {
+  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
     const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
     std::int64_t count = test ? test_.count : train_.count;
     if (!test && limit > 0) count = std::min(count, limit);
-    return evaluate_in_chunks(backend_, model, spec_.model, count, [&](std::int64_t first, std::int64_t rows) {
+    return evaluate_in_chunks(backend_, model, spec_.model, count, team, [&](std::int64_t first, std::int64_t rows) {
       backend_.gather_rows_u8(pixels + first * 784, 784, rows_.data(), rows, 1.0f / 255.0f, chunk_.data());
       nn::Batch batch;
       batch.features = chunk_.data();
@@ -222,13 +219,13 @@ class ClassificationTask final : public TaskData {
     return std::make_unique<Batches>(*this, trial);
   }
 
-  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) override {
+  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
     const data::LabeledImages& images = test ? test_ : train_;
     const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
     std::int64_t count = images.count;
     if (!test && limit > 0) count = std::min(count, limit);
     std::vector<std::int32_t> rows(static_cast<std::size_t>(kEvaluationRows));
-    return evaluate_in_chunks(backend_, model, spec_.model, count, [&](std::int64_t first, std::int64_t n) {
+    return evaluate_in_chunks(backend_, model, spec_.model, count, team, [&](std::int64_t first, std::int64_t n) {
       for (std::int64_t i = 0; i < n; ++i) rows[i] = static_cast<std::int32_t>(first + i);
       rows_.upload(rows.data(), static_cast<std::size_t>(n));
       labels_.upload(images.labels.data() + first, static_cast<std::size_t>(n));

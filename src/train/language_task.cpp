@@ -94,7 +94,18 @@ class LanguageTask final : public TaskData {
     return std::make_unique<Batches>(*this, trial);
   }
 
-  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) override {
+  // One sequential pass (the state carries from window to window): a single "chunk", evaluated
+  // by the team's member 0 and shared with the others.
+  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
+    double totals[2];
+    evaluate_chunks(team, 1, [&](std::int64_t, double* out) { evaluate_pass(model, test, limit, out); }, totals);
+    const double terms = evaluated_terms(test, limit);
+    return {totals[0] / terms, finalize_metric(spec_.model, totals[0], totals[1], terms, terms)};
+  }
+
+ private:
+  // Loss and correct-prediction sums of one pass into out[0], out[1].
+  void evaluate_pass(nn::Model& model, bool test, std::int64_t limit, double* out) {
     std::vector<std::int32_t> tokens = test ? test_ : train_;
     if (!test && limit > 0 && static_cast<std::int64_t>(tokens.size()) > limit) tokens.resize(limit);
     const data::TokenStreams streams(std::move(tokens), spec_.evaluation_streams, spec_.unroll);
@@ -113,11 +124,18 @@ class LanguageTask final : public TaskData {
         correct += host[1];
       }
     }
-    const double terms = static_cast<double>(streams.steps_per_epoch() * streams.streams() * spec_.unroll);
-    return {loss / terms, finalize_metric(spec_.model, loss, correct, terms, terms)};
+    out[0] = loss;
+    out[1] = correct;
   }
 
- private:
+  // The tokens a pass scores: windows × streams × unroll.
+  double evaluated_terms(bool test, std::int64_t limit) const {
+    std::int64_t tokens = static_cast<std::int64_t>(test ? test_.size() : train_.size());
+    if (!test && limit > 0) tokens = std::min(tokens, limit);
+    const std::int64_t length = tokens / spec_.evaluation_streams;
+    return static_cast<double>((length - 1) / spec_.unroll * spec_.evaluation_streams * spec_.unroll);
+  }
+
   const spec::Spec& spec_;
   ops::Backend& backend_;
   std::string train_source_, test_source_;

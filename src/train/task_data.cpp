@@ -2,6 +2,7 @@
 #include "train/task_data.hpp"
 
 #include <cmath>
+#include <vector>
 
 namespace sgdsweep::train {
 
@@ -12,6 +13,20 @@ std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& b
     case spec::ModelKind::lstm: return load_language_task(spec, backend);
   }
   fail(spec.source_path, ": no task for model '", spec.model_name, "'");
+}
+
+void evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks,
+                     const std::function<void(std::int64_t, double*)>& evaluate_chunk, double totals[2]) {
+  std::vector<double> sums(static_cast<std::size_t>(2 * chunks), 0.0);
+  for (std::int64_t j = team.rank(); j < chunks; j += team.size()) evaluate_chunk(j, sums.data() + 2 * j);
+  std::vector<double> everyone(static_cast<std::size_t>(team.size()) * sums.size());
+  team.gather(sums.data(), static_cast<std::int64_t>(sums.size()), everyone.data());
+  totals[0] = totals[1] = 0.0;
+  for (std::int64_t j = 0; j < chunks; ++j) {
+    const double* owner = everyone.data() + (j % team.size()) * sums.size();  // member j mod g
+    totals[0] += owner[2 * j];
+    totals[1] += owner[2 * j + 1];
+  }
 }
 
 double finalize_metric(spec::ModelKind kind, double loss_sum, double metric_sum, double terms,

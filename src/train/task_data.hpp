@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "comm/gradient_reducer.hpp"
 #include "nn/model.hpp"
 #include "ops/backend.hpp"
 #include "spec/grid.hpp"
@@ -47,8 +49,10 @@ class TaskData {
   virtual std::int64_t vocabulary() const { return 0; }
 
   virtual std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) = 0;
-  // On the first `limit` training examples (0 = all in use), or the whole test set.
-  virtual Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit) = 0;
+  // On the first `limit` training examples (0 = all in use), or the whole test set. Collective
+  // over `team`: member r evaluates chunks r, r + g, r + 2g, … and every member gets the sums of
+  // all chunks added in chunk order — the same bits as one rank evaluating everything.
+  virtual Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) = 0;
 };
 
 // Reads the files the spec names (throws Error naming the file and the problem) and stages them:
@@ -57,6 +61,12 @@ std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& b
 std::unique_ptr<TaskData> load_reconstruction_task(const spec::Spec& spec, ops::Backend& backend);
 std::unique_ptr<TaskData> load_classification_task(const spec::Spec& spec, ops::Backend& backend);
 std::unique_ptr<TaskData> load_language_task(const spec::Spec& spec, ops::Backend& backend);
+
+// Evaluates `chunks` chunks split over `team` (see TaskData::evaluate): `evaluate_chunk(j, sums)`
+// adds chunk j's loss and metric into sums[0], sums[1]; returns the totals over all chunks, added
+// in chunk order, on every member.
+void evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks,
+                     const std::function<void(std::int64_t, double*)>& evaluate_chunk, double totals[2]);
 
 // The metric from evaluation sums, as spec::metric_info(kind) says.
 double finalize_metric(spec::ModelKind kind, double loss_sum, double metric_sum, double terms,

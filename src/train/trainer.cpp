@@ -82,6 +82,8 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
   const Clock::time_point trial_start = Clock::now();
   ops::Backend& backend = context.backend;
   TaskData& data = context.data;
+  comm::GradientReducer& team = context.team;
+  const bool leader = team.rank() == 0;
 
   auto model = make_model(context.spec, trial, data, backend);
   nn::Parameters& parameters = model->parameters();
@@ -89,12 +91,17 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
   const LearningRateSchedule schedule(trial.learning_rate, trial.steps, trial.gamma, trial.warmup_steps);
   const std::unique_ptr<TrialBatches> batches = data.batches(trial);
   const std::int64_t microbatches = (trial.batch_size + trial.microbatch - 1) / trial.microbatch;
-  std::unique_ptr<GradientAccumulator> accumulator;
-  if (microbatches > 1) {
-    accumulator = std::make_unique<GradientAccumulator>(backend, parameters.size(), microbatches);
+  if (microbatches % team.size() != 0) {
+    fail("trial ", trial.index, ": ", microbatches, " microbatches cannot be split over a team of ",
+         team.size(), " ranks");
   }
-  ops::Buffer<double> losses(backend, static_cast<std::size_t>(microbatches));
-  std::vector<double> host_losses(static_cast<std::size_t>(microbatches));
+  const std::int64_t mine = microbatches / team.size();  // this member's aligned run
+  const std::int64_t first_microbatch = team.rank() * mine;
+  std::unique_ptr<GradientAccumulator> accumulator;
+  if (mine > 1) accumulator = std::make_unique<GradientAccumulator>(backend, parameters.size(), mine);
+  ops::Buffer<double> losses(backend, static_cast<std::size_t>(mine));
+  std::vector<double> my_losses(static_cast<std::size_t>(mine));
+  std::vector<double> all_losses(static_cast<std::size_t>(microbatches));
   const double terms = static_cast<double>(trial.batch_size * model->terms_per_example());
   const auto loss_scale = static_cast<float>(1.0 / terms);
 
@@ -102,24 +109,28 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
   outcome.step_losses.reserve(static_cast<std::size_t>(spec::step_loss_count(trial)));
   double training_seconds = 0.0;
 
+  // Evaluation, split over the team: every member gets the same numbers (and so the same verdict).
   std::int32_t next_evaluation = 0;
   auto evaluate_if_due = [&](std::int64_t steps_done) {
+    bool healthy = true;
     while (next_evaluation <= trial.evaluations && evaluation_step(trial, next_evaluation) == steps_done) {
-      const Evaluation train = data.evaluate(*model, false, context.spec.eval_train_examples);
-      const Evaluation test = data.evaluate(*model, true, 0);
+      ++next_evaluation;
+      const Evaluation train = data.evaluate(*model, false, context.spec.eval_train_examples, team);
+      const Evaluation test = data.evaluate(*model, true, 0, team);
       outcome.curve.push_back({steps_done, static_cast<double>(steps_done) / trial.steps_per_epoch,
                                schedule.at(std::max<std::int64_t>(0, steps_done - 1)), train.loss,
                                test.metric});
-      ++next_evaluation;
-      log::debug("trial ", trial.index, ": step ", steps_done, "/", trial.steps, ", train loss ",
-                 train.loss, ", test metric ", test.metric);
-      if (!std::isfinite(train.loss) || !std::isfinite(test.metric)) {
+      if (leader) {
+        log::debug("trial ", trial.index, ": step ", steps_done, "/", trial.steps, ", train loss ",
+                   train.loss, ", test metric ", test.metric);
+      }
+      if (healthy && (!std::isfinite(train.loss) || !std::isfinite(test.metric))) {
         outcome.status = spec::TrialStatus::diverged;
         outcome.message = concat("non-finite evaluation at step ", steps_done);
-        return false;
+        healthy = false;
       }
     }
-    return true;
+    return healthy;
   };
 
   bool healthy = evaluate_if_due(0);
@@ -127,16 +138,18 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
     const Clock::time_point step_start = Clock::now();
     if (step % trial.steps_per_epoch == 0) model->reset_training_state();
     if (accumulator) accumulator->reset();
-    for (std::int64_t m = 0; m < microbatches; ++m) {
-      const std::int64_t first = m * trial.microbatch;
+    for (std::int64_t m = 0; m < mine; ++m) {
+      const std::int64_t first = (first_microbatch + m) * trial.microbatch;
       const std::int64_t count = std::min(trial.microbatch, trial.batch_size - first);
       model->forward_backward(batches->batch(step, first, count), loss_scale, losses.data() + m);
       if (accumulator) accumulator->add(parameters.gradients());
     }
     if (accumulator) accumulator->finish(parameters.gradients());
-    losses.download(host_losses.data(), host_losses.size());
+    if (team.size() > 1) team.sum(parameters.gradients(), parameters.size());
+    losses.download(my_losses.data(), my_losses.size());
+    team.gather(my_losses.data(), mine, all_losses.data());
     double loss_sum = 0.0;
-    for (double value : host_losses) loss_sum += value;
+    for (double value : all_losses) loss_sum += value;  // microbatch order, whatever the team
     const double minibatch_loss = loss_sum / terms;
     if (step % trial.step_loss_every == 0) outcome.step_losses.push_back(static_cast<float>(minibatch_loss));
     if (!std::isfinite(minibatch_loss)) {
@@ -148,6 +161,7 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
     optimizer.step(schedule.at(step), microbatches);
     outcome.steps_completed = step + 1;
     training_seconds += seconds_since(step_start);
+    if (context.after_step) context.after_step();
     healthy = evaluate_if_due(step + 1);
   }
   if (outcome.status == spec::TrialStatus::pending) outcome.status = spec::TrialStatus::finished;

@@ -27,11 +27,11 @@ import sweepfile  # noqa: E402  (postprocess/sweepfile.py)
 MAX_REPORTED = 20  # failures printed per check before "... and N more"
 
 # Per-trial columns that legitimately differ between two runs of the same spec (the checksum
-# covers rank and the timings, so it differs too).
-RUN_DEPENDENT = {"rank", "wall_seconds", "examples_per_second", "checksum"}
+# covers rank, team size and the timings, so it differs too).
+RUN_DEPENDENT = {"rank", "team_size", "wall_seconds", "examples_per_second", "checksum"}
 RESULT_COLUMNS = ("final_train_loss", "final_test_metric", "status", "steps_completed", "message")
 # The datasets whose fill means "missing", with the _FillValue they must declare (NaN: any NaN).
-MISSING_FILL = {"rank": -1, "steps_completed": -1, "wall_seconds": np.nan,
+MISSING_FILL = {"rank": -1, "team_size": -1, "steps_completed": -1, "wall_seconds": np.nan,
                 "examples_per_second": np.nan, "final_train_loss": np.nan,
                 "final_test_metric": np.nan, "eval_step": -1, "eval_epoch": np.nan,
                 "eval_learning_rate": np.nan, "train_loss": np.nan, "test_metric": np.nan,

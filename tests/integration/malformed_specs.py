@@ -70,6 +70,19 @@ def main():
     if result.returncode == 0 or "already exists" not in result.stderr or existing.read_bytes() != b"precious":
         failures.append(f"existing output: exit {result.returncode}, stderr {result.stderr!r}")
 
+    # A file another process is still writing (it holds the lock, as a killed job's surviving
+    # ranks would): neither --overwrite nor --resume may touch it.
+    import fcntl
+    held = work / "held.h5"
+    held.write_bytes(b"in use")
+    with open(str(held) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        for flag in ("--overwrite", "--resume"):
+            result = subprocess.run([args.mpiexec, "-np", "2", args.sgdsweep, "run", str(spec), "--out", str(held), flag],
+                                    capture_output=True, text=True, timeout=300)
+            if result.returncode == 0 or "still writing" not in result.stderr or held.read_bytes() != b"in use":
+                failures.append(f"locked output with {flag}: exit {result.returncode}, stderr {result.stderr!r}")
+
     for failure in failures:
         print("FAIL " + failure, file=sys.stderr)
     return 1 if failures else 0

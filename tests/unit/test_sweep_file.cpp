@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "spec/grid.hpp"
+#include "store/h5.hpp"
 #include "store/sweep_file.hpp"
 #include "test_support.hpp"
 
@@ -121,6 +122,52 @@ TEST(SweepFile, RoundTripFinishedDivergedAndPendingTrials) {
   EXPECT_EQ(pending.checksum, 0u);
   EXPECT_TRUE(std::isnan(pending.final_test_metric));
   EXPECT_TRUE(std::isnan(pending.outcome.step_losses[0]));
+}
+
+TEST(SweepFile, ReopenKeepsGoodTrialsAndRerunsPendingFailedAndCorruptOnes) {
+  sgdsweep::testing::TemporaryFolder folder;
+  const std::string path = folder.file("resume.h5");
+  const spec::Spec spec = round_trip_spec();
+  const auto trials = spec::expand_grid(spec, {10, 5});
+  {
+    store::SweepFile file = store::SweepFile::create(path, MPI_COMM_SELF, spec, trials, {});
+    file.write_outcome(trials[0], finished_outcome(trials[0]), 0);
+    file.write_outcome(trials[1], finished_outcome(trials[1]), 0);
+    spec::TrialOutcome failed;
+    failed.status = spec::TrialStatus::failed;
+    failed.message = "out of memory";
+    file.write_outcome(trials[2], failed, 0);
+    file.close();
+  }
+  {  // Damage trial 1's curve behind the engine's back (a torn write, a bad disk).
+    store::h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    store::h5::Dataset loss = store::h5::open_dataset(file.get(), "train_loss");
+    store::h5::write_slab(loss.get(), std::vector<double>{123.0}, {1, 2}, {1, 1}, "damaging");
+  }
+  store::SweepFile::Resume resume;
+  store::SweepFile file = store::SweepFile::reopen(path, MPI_COMM_SELF, spec, trials, resume);
+  file.close();
+  EXPECT_EQ(resume.kept, 1);
+  EXPECT_EQ(resume.corrupt, 1);
+  EXPECT_EQ(resume.failed, 1);
+  EXPECT_EQ(resume.to_run, (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  const store::SweepContents contents = store::read_sweep(path);
+  EXPECT_EQ(contents.trials[0].outcome.status, spec::TrialStatus::finished);  // kept
+  EXPECT_EQ(contents.trials[1].outcome.status, spec::TrialStatus::pending);   // reset before rerun
+  EXPECT_EQ(contents.trials[2].outcome.status, spec::TrialStatus::pending);
+}
+
+TEST(SweepFile, ReopenRefusesAnotherSpec) {
+  sgdsweep::testing::TemporaryFolder folder;
+  const std::string path = folder.file("other.h5");
+  const spec::Spec spec = round_trip_spec();
+  const auto trials = spec::expand_grid(spec, {10, 5});
+  store::SweepFile::create(path, MPI_COMM_SELF, spec, trials, {}).close();
+  spec::Spec other = spec;
+  other.source_text += "\n# edited\n";
+  store::SweepFile::Resume resume;
+  sgdsweep::testing::expect_error([&] { store::SweepFile::reopen(path, MPI_COMM_SELF, other, trials, resume); },
+                                  {path, "different spec", "spec_toml"});
 }
 
 TEST(SweepFile, ChecksumSeesEveryValue) {

@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "comm/gradient_reducer.hpp"
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
 #include "test_support.hpp"
@@ -71,7 +72,8 @@ step_loss_every = 3
   spec::TrialOutcome run(const spec::Spec& spec) {
     const auto task = train::load_task_data(spec, *backend_);
     const spec::Trial trial = spec::expand_grid(spec, task->shape()).at(0);
-    train::TrialContext context{*backend_, *task, spec};
+    const auto alone = comm::make_identity_reducer();
+    train::TrialContext context{*backend_, *task, spec, *alone};
     return train::train_trial(trial, context);
   }
   sgdsweep::testing::TemporaryFolder folder_;
