@@ -32,7 +32,7 @@ cat > "$out" <<REPORT
 
 The same sweep on 1 and on $ranks ranks, one rank per core, measured by \`bench/parallel_efficiency.sh $spec $ranks\`.
 
-- Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load average before $load_before, after $load_after
+- Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load average before $load_before, after $load_after
 - sgdsweep: $(git describe --always --dirty), spec \`$spec\` ($(/usr/bin/python3 -c "import h5py; print(len(h5py.File('$work/np1.h5', 'r')['trial']))") trials)
 - Commands: \`mpirun -np 1 --bind-to core build/default/src/sgdsweep --log-level warn run $spec --out $work/np1.h5\`, then the same with \`-np $ranks\`
 

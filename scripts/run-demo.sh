@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: the demo sweep (input/fashion-mnist-demo.toml) on 2 ranks under mpirun, then its
-# analysis table. Needs the default build (cmake --preset default && cmake --build --preset default).
+# analysis (tables, regimes, /analysis in the file) and figures (PNG and SVG beside the file). Needs the default build (cmake --preset default && cmake --build --preset default).
 # Usage: scripts/run-demo.sh [OUTPUT.h5]   (default: out/fashion-mnist-demo.h5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +12,4 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 time mpirun -np 2 build/default/src/sgdsweep run input/fashion-mnist-demo.toml --out "$output" --overwrite
 build/default/postprocess/sgdsweep-analyze "$output"
+/usr/bin/python3 postprocess/plots.py "$output" --out "$(dirname "$output")/figures"

@@ -77,10 +77,19 @@ int main(int argc, char** argv) {
         ->required();
     CLI::Option* overwrite =
         run->add_flag("--overwrite", options.overwrite, "replace FILE if it exists (otherwise it is an error)");
-    run->add_flag("--resume", options.resume,
-                  "continue FILE after a crash, a time limit or a killed rank: keep every committed trial "
-                  "(checksums verified), run the pending, failed and corrupt ones; needs the same spec")
-        ->excludes(overwrite);
+    CLI::Option* resume =
+        run->add_flag("--resume", options.resume,
+                      "continue FILE after a crash, a time limit or a killed rank: keep every committed trial "
+                      "(checksums verified), run the pending, failed and corrupt ones; needs the same spec")
+            ->excludes(overwrite);
+    run->add_flag("--append", options.append,
+                  "add trials to FILE (grid refinement): SPEC's grid must start with FILE's trials, e.g. "
+                  "FILE's spec_toml followed by [[grid.extend]] entries (sgdsweep-analyze --refine writes "
+                  "one). FILE is rebuilt as FILE.partial with the old trials' rows copied byte for byte and "
+                  "renamed over FILE (a crash before that leaves FILE as it was); then it goes on like "
+                  "--resume")
+        ->excludes(overwrite)
+        ->excludes(resume);
 
     CLI::App* plan = app.add_subcommand(
         "plan",

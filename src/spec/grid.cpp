@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
+#include <tuple>
+#include <utility>
 
 #include "util/error.hpp"
 
@@ -71,80 +74,148 @@ double flops_per_example(const Spec& spec) {
   return 6.0 * forward;
 }
 
-std::vector<Trial> expand_grid(const Spec& spec, const DataShape& data) {
-  // Relative cost in FLOPs: a step costs B examples plus a fixed overhead of about 4 examples'
-  // worth (kernel launches, the optimizer sweep); an evaluation a third of a training pass per
-  // example (forward only).
-  constexpr double kStepOverheadExamples = 4.0;
-  const double example_cost = flops_per_example(spec);
-  const std::int64_t eval_train =
-      spec.eval_train_examples > 0 ? std::min(spec.eval_train_examples, data.train_examples)
-                                   : data.train_examples;
-  const double examples_per_unit = spec.model == ModelKind::lstm ? 1.0 / spec.unroll : 1.0;
-  const double evaluation_cost = (spec.evaluations + 1) * (eval_train + data.test_examples) *
-                                 examples_per_unit * example_cost / 3.0;
-  std::vector<double> finals = spec.log2_final_effective_learning_rates;
-  const bool decoupled = !finals.empty();
-  if (!decoupled) finals.push_back(NAN);
+namespace {
 
-  std::vector<Trial> trials;
-  for (OptimizerKind optimizer : spec.optimizers) {
-   for (double budget : spec.budgets) {
-    for (std::int64_t batch_size : spec.batch_sizes) {
-      const std::int64_t epoch_steps = steps_per_epoch(spec, data, batch_size);
-      if (epoch_steps < 1) {
-        fail(spec.source_path, ": [grid].batch_sizes: batch size ", batch_size, " leaves no full step in the ",
-             data.train_examples, spec.model == ModelKind::lstm ? " training tokens" : " training examples",
-             " in use");
-      }
-      std::int64_t steps = std::llround(budget);
-      if (spec.budget_kind == BudgetKind::epochs) {
-        steps = std::llround(budget * static_cast<double>(epoch_steps));
-        if (steps < 1) {
-          fail(spec.source_path, ": [budget].epochs = ", budget, " gives no step at batch size ",
-               batch_size, " (", epoch_steps, " steps per epoch)");
-        }
-      }
-      for (double exponent : spec.log2_effective_learning_rates) {
-        for (double final_exponent : finals) {
-          if (decoupled && final_exponent > exponent) continue;  // εf <= ε0 only
-          for (std::int32_t seed_index = 0; seed_index < spec.seeds; ++seed_index) {
-            Trial trial;
-            trial.index = static_cast<std::int64_t>(trials.size());
-            trial.model = spec.model;
-            trial.optimizer = optimizer;
-            trial.momentum = optimizer == OptimizerKind::momentum ? spec.momentum : 0.0;
-            trial.batch_size = batch_size;
-            trial.log2_effective_learning_rate = exponent;
-            trial.effective_learning_rate = std::exp2(exponent);
-            trial.learning_rate = trial.effective_learning_rate * (1.0 - trial.momentum);
-            trial.seed_index = seed_index;
-            trial.seed = derive_seed(spec.seed, seed_index);
-            trial.budget_kind = spec.budget_kind;
-            trial.steps = steps;
-            trial.steps_per_epoch = epoch_steps;
-            trial.epochs = static_cast<double>(steps) / static_cast<double>(epoch_steps);
-            trial.gamma = decoupled ? std::exp2((exponent - final_exponent) / 10.0) : spec.gamma;
-            trial.final_effective_learning_rate =
-                decoupled ? std::exp2(final_exponent)
-                          : trial.effective_learning_rate * std::pow(spec.gamma, -10.0);
-            trial.warmup_epochs = spec.warmup_epochs;
-            trial.warmup_steps = std::llround(spec.warmup_epochs * static_cast<double>(epoch_steps));
-            trial.l2 = spec.l2;
-            trial.clip_norm = spec.clip_norm;
-            trial.microbatch = microbatch_size(spec, batch_size);
-            trial.evaluations = spec.evaluations;
-            trial.step_loss_every = spec.step_loss_every;
-            trial.cost = static_cast<double>(steps) * (batch_size + kStepOverheadExamples) * example_cost +
-                         evaluation_cost;
-            trials.push_back(trial);
-          }
-        }
+// Builds the trials of the grid and of its [[grid.extend]] entries by one code path, so that an
+// extended trial is derived exactly like a grid trial. Extensions come after the whole Cartesian
+// grid and leave out a (configuration, rate[, final rate]) that is already there, so the grid's
+// numbering never changes and entries are idempotent.
+class TrialBuilder {
+ public:
+  TrialBuilder(const Spec& spec, const DataShape& data) : spec_(spec), data_(data) {
+    // Relative cost in FLOPs: a step costs B examples plus a fixed overhead of about 4 examples'
+    // worth (kernel launches, the optimizer sweep); an evaluation a third of a training pass per
+    // example (forward only).
+    example_cost_ = flops_per_example(spec);
+    const std::int64_t eval_train =
+        spec.eval_train_examples > 0 ? std::min(spec.eval_train_examples, data.train_examples)
+                                     : data.train_examples;
+    const double examples_per_unit = spec.model == ModelKind::lstm ? 1.0 / spec.unroll : 1.0;
+    evaluation_cost_ = (spec.evaluations + 1) * (eval_train + data.test_examples) * examples_per_unit *
+                       example_cost_ / 3.0;
+  }
+
+  // One configuration: its optimizer, budget and batch size, and the steps they give. Throws when
+  // the batch leaves no full step or the budget rounds to none.
+  struct Configuration {
+    OptimizerKind optimizer;
+    double budget;
+    std::int64_t batch_size;
+    std::int64_t epoch_steps;
+    std::int64_t steps;
+  };
+  Configuration configuration(OptimizerKind optimizer, double budget, std::int64_t batch_size) const {
+    const std::int64_t epoch_steps = steps_per_epoch(spec_, data_, batch_size);
+    if (epoch_steps < 1) {
+      fail(spec_.source_path, ": [grid].batch_sizes: batch size ", batch_size, " leaves no full step in the ",
+           data_.train_examples, spec_.model == ModelKind::lstm ? " training tokens" : " training examples",
+           " in use");
+    }
+    std::int64_t steps = std::llround(budget);
+    if (spec_.budget_kind == BudgetKind::epochs) {
+      steps = std::llround(budget * static_cast<double>(epoch_steps));
+      if (steps < 1) {
+        fail(spec_.source_path, ": [budget].epochs = ", budget, " gives no step at batch size ", batch_size,
+             " (", epoch_steps, " steps per epoch)");
       }
     }
-   }
+    return {optimizer, budget, batch_size, epoch_steps, steps};
   }
-  return trials;
+
+  // The seeds of every (rate, final rate) pair of a configuration, rates ascending, final rates
+  // within a rate; with the decoupled schedule only pairs with εf <= ε0. `skip_present`: leave out
+  // pairs already added (an extension); the Cartesian grid's own pairs are distinct by validation
+  // and are all added, exactly as before extensions existed.
+  void add_rates(const Configuration& config, const std::vector<double>& exponents,
+                 const std::vector<double>& final_exponents, bool skip_present) {
+    const bool decoupled = !spec_.log2_final_effective_learning_rates.empty();
+    for (double exponent : exponents) {
+      if (!decoupled) {
+        add_rate(config, exponent, NAN, skip_present);
+        continue;
+      }
+      for (double final_exponent : final_exponents) {
+        // εf <= ε0 only
+        if (final_exponent <= exponent) add_rate(config, exponent, final_exponent, skip_present);
+      }
+    }
+  }
+
+  std::vector<Trial> trials;
+
+ private:
+  // Rates closer than this are the same rate: an entry's exponent written in decimal (say by
+  // sgdsweep-analyze --refine) still matches the grid's `from + k·step`.
+  static constexpr double kSameExponent = 1e-9;
+
+  void add_rate(const Configuration& config, double exponent, double final_exponent, bool skip_present) {
+    const bool decoupled = !std::isnan(final_exponent);
+    auto& present = present_[{config.optimizer, config.budget, config.batch_size}];
+    const auto same = [&](const std::pair<double, double>& pair) {
+      return std::abs(pair.first - exponent) < kSameExponent &&
+             (!decoupled || std::abs(pair.second - final_exponent) < kSameExponent);
+    };
+    if (skip_present && std::any_of(present.begin(), present.end(), same)) return;
+    present.emplace_back(exponent, final_exponent);
+    constexpr double kStepOverheadExamples = 4.0;
+    for (std::int32_t seed_index = 0; seed_index < spec_.seeds; ++seed_index) {
+      Trial trial;
+      trial.index = static_cast<std::int64_t>(trials.size());
+      trial.model = spec_.model;
+      trial.optimizer = config.optimizer;
+      trial.momentum = config.optimizer == OptimizerKind::momentum ? spec_.momentum : 0.0;
+      trial.batch_size = config.batch_size;
+      trial.log2_effective_learning_rate = exponent;
+      trial.effective_learning_rate = std::exp2(exponent);
+      trial.learning_rate = trial.effective_learning_rate * (1.0 - trial.momentum);
+      trial.seed_index = seed_index;
+      trial.seed = derive_seed(spec_.seed, seed_index);
+      trial.budget_kind = spec_.budget_kind;
+      trial.steps = config.steps;
+      trial.steps_per_epoch = config.epoch_steps;
+      trial.epochs = static_cast<double>(config.steps) / static_cast<double>(config.epoch_steps);
+      trial.gamma = decoupled ? std::exp2((exponent - final_exponent) / 10.0) : spec_.gamma;
+      trial.final_effective_learning_rate =
+          decoupled ? std::exp2(final_exponent) : trial.effective_learning_rate * std::pow(spec_.gamma, -10.0);
+      trial.warmup_epochs = spec_.warmup_epochs;
+      trial.warmup_steps = std::llround(spec_.warmup_epochs * static_cast<double>(config.epoch_steps));
+      trial.l2 = spec_.l2;
+      trial.clip_norm = spec_.clip_norm;
+      trial.microbatch = microbatch_size(spec_, config.batch_size);
+      trial.evaluations = spec_.evaluations;
+      trial.step_loss_every = spec_.step_loss_every;
+      const double examples = static_cast<double>(config.steps) * (config.batch_size + kStepOverheadExamples);
+      trial.cost = examples * example_cost_ + evaluation_cost_;
+      trials.push_back(trial);
+    }
+  }
+
+  const Spec& spec_;
+  const DataShape& data_;
+  double example_cost_ = 0;
+  double evaluation_cost_ = 0;
+  // Per configuration, the (rate, final rate) pairs added so far (final NaN: the coupled schedule).
+  std::map<std::tuple<OptimizerKind, double, std::int64_t>, std::vector<std::pair<double, double>>> present_;
+};
+
+}  // namespace
+
+std::vector<Trial> expand_grid(const Spec& spec, const DataShape& data) {
+  TrialBuilder builder(spec, data);
+  for (OptimizerKind optimizer : spec.optimizers) {
+    for (double budget : spec.budgets) {
+      for (std::int64_t batch_size : spec.batch_sizes) {
+        builder.add_rates(builder.configuration(optimizer, budget, batch_size), spec.log2_effective_learning_rates,
+                          spec.log2_final_effective_learning_rates, false);
+      }
+    }
+  }
+  for (const GridExtension& extension : spec.grid_extensions) {
+    builder.add_rates(builder.configuration(extension.optimizer, extension.budget, extension.batch_size),
+                      extension.log2_effective_learning_rates, extension.log2_final_effective_learning_rates,
+                      true);
+  }
+  return std::move(builder.trials);
 }
 
 std::vector<std::vector<std::int64_t>> partition(const std::vector<Trial>& trials, int ranks) {

@@ -36,7 +36,9 @@ std::int64_t microbatch_size(const Spec& spec, std::int64_t batch_size);
 double flops_per_example(const Spec& spec);
 
 // All trials, in the order optimizer × budget × batch size × learning rate [× final learning
-// rate] × seed (seed fastest). Throws Error when a batch size exceeds the training set or a budget rounds to
+// rate] × seed (seed fastest), then, for each [[grid.extend]] entry in order, its rates [× final
+// rates] × seed, leaving out (configuration, rate[, final rate]) pairs already present (rates within
+// 1e-9 are the same). Throws Error when a batch size exceeds the training set or a budget rounds to
 // zero steps.
 std::vector<Trial> expand_grid(const Spec& spec, const DataShape& data);
 

@@ -23,6 +23,33 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+template <class T>
+std::string join_values(const std::vector<T>& values) {
+  std::vector<std::string> items;
+  for (const T& value : values) items.push_back(concat(value));
+  return join(items);
+}
+
+template <class T>
+bool contains(const std::vector<T>& values, const T& value) {
+  return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+std::optional<OptimizerKind> optimizer_kind(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::sgd;
+  if (name == "momentum") return OptimizerKind::momentum;
+  return std::nullopt;
+}
+
+toml::table parse_toml(const std::string& text, const std::string& source_path) {
+  try {
+    return toml::parse(text, source_path);
+  } catch (const toml::parse_error& error) {
+    fail(source_path, ":", error.source().begin.line, ":", error.source().begin.column,
+         ": TOML syntax error: ", error.description());
+  }
+}
+
 std::string where(const std::string& file, const toml::node& node) {
   const auto& begin = node.source().begin;
   return concat(file, ":", begin.line, ":", begin.column);
@@ -34,27 +61,29 @@ std::string type_name(const toml::node& node) {
   return out.str();
 }
 
-// One [section] of the spec: typed getters that name the field on error, and a check that every
-// key present is one we know.
+// One [section] of the spec, or one entry of an array of tables ([[grid.extend]]): typed getters
+// that name the field on error, and a check that every key present is one we know.
 class Section {
  public:
-  Section(const toml::table& root, std::string name, std::vector<std::string> keys,
+  Section(const toml::table& root, const std::string& name, std::vector<std::string> keys,
           const std::string& file)
-      : name_(std::move(name)), keys_(std::move(keys)), file_(file) {
-    const toml::node* node = root.get(name_);
+      : Section(root.get(name), concat("[", name, "]"), std::move(keys), file) {}
+  // `label` names the table in messages: "[grid]", "[grid].extend[0]".
+  Section(const toml::node* node, std::string label, std::vector<std::string> keys, const std::string& file)
+      : label_(std::move(label)), keys_(std::move(keys)), file_(file) {
     if (!node) return;
     table_ = node->as_table();
-    if (!table_) fail(where(file_, *node), ": [", name_, "] must be a table, got ", type_name(*node));
+    if (!table_) fail(where(file_, *node), ": ", label_, " must be a table, got ", type_name(*node));
     for (const auto& [key, value] : *table_) {
-      if (std::find(keys_.begin(), keys_.end(), std::string(key.str())) == keys_.end()) {
-        fail(where(file_, value), ": unknown key '", key.str(), "' in [", name_, "] (valid keys: ",
+      if (!contains(keys_, std::string(key.str()))) {
+        fail(where(file_, value), ": unknown key '", key.str(), "' in ", label_, " (valid keys: ",
              join(keys_), ")");
       }
     }
   }
 
   const toml::node* node(const std::string& key) const { return table_ ? table_->get(key) : nullptr; }
-  std::string field(const std::string& key) const { return concat("[", name_, "].", key); }
+  std::string field(const std::string& key) const { return concat(label_, ".", key); }
   [[noreturn]] void bad(const std::string& key, const toml::node& value,
                         const std::string& expected) const {
     fail(where(file_, value), ": ", field(key), " must be ", expected, ", got ", describe(value));
@@ -110,7 +139,7 @@ class Section {
     return out.str();
   }
 
-  std::string name_;
+  std::string label_;
   std::vector<std::string> keys_;
   const std::string& file_;
   const toml::table* table_ = nullptr;
@@ -199,21 +228,70 @@ std::vector<double> budget_values(const Section& budget, const std::string& key,
   return values;
 }
 
+// [[grid.extend]]: each entry adds rates to one configuration (optimizer, budget, batch size) of
+// the spec's own grid; docs/spec.md. `spec` holds everything parsed before [grid].extend.
+std::vector<GridExtension> grid_extensions(const Section& grid, const Spec& spec,
+                                           const std::vector<std::string>& optimizer_names) {
+  std::vector<GridExtension> extensions;
+  const toml::node* node = grid.node("extend");
+  if (!node) return extensions;
+  const toml::array* entries = node->as_array();
+  if (!entries || !entries->is_array_of_tables()) {
+    grid.bad("extend", *node, "an array of tables (written as [[grid.extend]] entries)");
+  }
+  const bool decoupled = !spec.log2_final_effective_learning_rates.empty();
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    const Section entry(entries->get(i), concat(grid.field("extend"), "[", i, "]"),
+                        {"optimizer", "batch_size", "budget", "log2_effective_lr", "log2_final_effective_lr"},
+                        grid.file());
+    GridExtension extension;
+    const std::string names = join(optimizer_names);
+    const std::string optimizer =
+        require(entry.string("optimizer"), entry, "optimizer", concat("one of [optimizer].names: ", names));
+    check(contains(optimizer_names, optimizer), entry, "optimizer",
+          concat("= '", optimizer, "' is not one of [optimizer].names (", names, ")"));
+    extension.optimizer = *optimizer_kind(optimizer);
+
+    const std::string batch_sizes = join_values(spec.batch_sizes);
+    extension.batch_size = require(entry.integer("batch_size"), entry, "batch_size",
+                                   concat("one of [grid].batch_sizes: ", batch_sizes));
+    check(contains(spec.batch_sizes, extension.batch_size), entry, "batch_size",
+          concat("= ", extension.batch_size, " is not one of [grid].batch_sizes (", batch_sizes, ")"));
+
+    const std::string budgets = join_values(spec.budgets);
+    const std::optional<double> budget = entry.number("budget");
+    if (!budget && spec.budgets.size() > 1) {
+      entry.missing("budget", concat("[budget] lists several budgets; name one of ", budgets));
+    }
+    extension.budget = budget.value_or(spec.budgets.front());
+    check(contains(spec.budgets, extension.budget), entry, "budget",
+          concat("= ", extension.budget, " is not one of the [budget] values (", budgets, ")"));
+
+    extension.log2_effective_learning_rates = learning_rate_exponents(entry, "log2_effective_lr");
+    if (entry.node("log2_final_effective_lr")) {
+      check(decoupled, entry, "log2_final_effective_lr",
+            "applies to decoupled specs only (those with [grid].log2_final_effective_lr)");
+      extension.log2_final_effective_learning_rates = learning_rate_exponents(entry, "log2_final_effective_lr");
+    } else {
+      extension.log2_final_effective_learning_rates = spec.log2_final_effective_learning_rates;
+    }
+    check(!decoupled || extension.log2_final_effective_learning_rates.front() <=
+                            extension.log2_effective_learning_rates.back(),
+          entry, "log2_effective_lr", "has no rate at or above a final rate (pairs need εf <= ε0)");
+    extensions.push_back(std::move(extension));
+  }
+  return extensions;
+}
+
 }  // namespace
 
 Spec parse_spec(const std::string& text, const std::string& source_path) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source_path);
-  } catch (const toml::parse_error& error) {
-    fail(source_path, ":", error.source().begin.line, ":", error.source().begin.column,
-         ": TOML syntax error: ", error.description());
-  }
+  const toml::table root = parse_toml(text, source_path);
   const std::vector<std::string> sections = {"sweep",     "model",     "data", "budget",
                                              "schedule",  "optimizer", "grid", "evaluation",
                                              "parallel",  "analysis"};
   for (const auto& [key, value] : root) {
-    if (std::find(sections.begin(), sections.end(), std::string(key.str())) == sections.end()) {
+    if (!contains(sections, std::string(key.str()))) {
       fail(where(source_path, value), ": unknown section [", key.str(), "] (valid sections: ",
            join(sections), ")");
     }
@@ -348,19 +426,10 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   const auto names = require(optimizer.array<std::string>("names"), optimizer, "names",
                              "an array of \"sgd\" and/or \"momentum\"");
   for (const std::string& name : names) {
-    OptimizerKind kind = OptimizerKind::sgd;
-    if (name == "sgd") {
-      kind = OptimizerKind::sgd;
-    } else if (name == "momentum") {
-      kind = OptimizerKind::momentum;
-    } else {
-      check(false, optimizer, "names",
-            concat("contains '", name, "' (valid: sgd, momentum)"));
-    }
-    check(std::find(spec.optimizers.begin(), spec.optimizers.end(), kind) ==
-              spec.optimizers.end(),
-          optimizer, "names", concat("lists '", name, "' twice"));
-    spec.optimizers.push_back(kind);
+    const std::optional<OptimizerKind> kind = optimizer_kind(name);
+    check(kind.has_value(), optimizer, "names", concat("contains '", name, "' (valid: sgd, momentum)"));
+    check(!contains(spec.optimizers, *kind), optimizer, "names", concat("lists '", name, "' twice"));
+    spec.optimizers.push_back(*kind);
   }
   spec.momentum = optimizer.number("momentum").value_or(spec.momentum);
   check(spec.momentum > 0 && spec.momentum < 1, optimizer, "momentum", "must lie in (0, 1)");
@@ -370,7 +439,7 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   spec.clip_norm = optimizer.number("clip_norm").value_or(is_lstm ? 5.0 : 0.0);
   check(spec.clip_norm >= 0, optimizer, "clip_norm", "must be >= 0 (0 = no clipping)");
 
-  const Section grid(root, "grid", {"batch_sizes", "log2_effective_lr", "log2_final_effective_lr"},
+  const Section grid(root, "grid", {"batch_sizes", "log2_effective_lr", "log2_final_effective_lr", "extend"},
                      source_path);
   spec.batch_sizes = require(grid.array<std::int64_t>("batch_sizes"), grid, "batch_sizes",
                              "an array of positive integers");
@@ -390,6 +459,7 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
     check(!schedule.node("gamma"), schedule, "gamma",
           "is set by the decoupled schedule (γ = (ε0/εf)^(1/10)) when [grid].log2_final_effective_lr is given");
   }
+  spec.grid_extensions = grid_extensions(grid, spec, names);
 
   const Section evaluation(root, "evaluation",
                            {"points", "train_examples", "step_loss_every", "streams"}, source_path);
@@ -419,6 +489,19 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
         concat("must be between 1 and [sweep].seeds = ", spec.seeds));
   spec.best_k = static_cast<std::int32_t>(best_k);
   return spec;
+}
+
+std::vector<std::string> unrecorded_differences(const std::string& stored_text, const std::string& text) {
+  const toml::table stored = parse_toml(stored_text, "the stored spec");
+  const toml::table given = parse_toml(text, "the spec");
+  const toml::table empty;
+  std::vector<std::string> differing;
+  for (const char* section : {"model", "data", "evaluation"}) {
+    const toml::table* a = stored[section].as_table();
+    const toml::table* b = given[section].as_table();
+    if (*(a ? a : &empty) != *(b ? b : &empty)) differing.push_back(concat("[", section, "]"));
+  }
+  return differing;
 }
 
 Spec load_spec(const std::string& path) {

@@ -10,6 +10,18 @@
 
 namespace sgdsweep::spec {
 
+// One [[grid.extend]] entry: more learning rates for one configuration of the grid, run after the
+// whole Cartesian grid so that the trials already in a sweep file keep their rows (adaptive
+// refinement: `sgdsweep-analyze --refine` writes these, `sgdsweep run --append` runs them).
+struct GridExtension {
+  OptimizerKind optimizer = OptimizerKind::sgd;  // one of Spec::optimizers
+  double budget = 0.0;                           // one of Spec::budgets
+  std::int64_t batch_size = 0;                   // one of Spec::batch_sizes
+  std::vector<double> log2_effective_learning_rates;  // ascending, distinct
+  // Decoupled specs only: the final rates to pair with (default: the grid's); empty otherwise.
+  std::vector<double> log2_final_effective_learning_rates;
+};
+
 struct Spec {
   std::string source_path;  // the file the spec came from ("<string>" when parsed from text)
   std::string source_text;  // the TOML exactly as given; stored in the sweep file
@@ -64,6 +76,7 @@ struct Spec {
   // Decoupled schedule (004 §7.1): final rates swept independently; γ = (ε0/εf)^(1/10) per trial,
   // pairs with εf ≤ ε0 only. Empty: the schedule's γ.
   std::vector<double> log2_final_effective_learning_rates;
+  std::vector<GridExtension> grid_extensions;  // [[grid.extend]], in the order written
 
   // [evaluation]
   std::int32_t evaluations = 10;
@@ -83,5 +96,11 @@ struct Spec {
 Spec parse_spec(const std::string& text, const std::string& source_path);
 // Reads the file, then parse_spec. Relative data paths are resolved against the file's folder.
 Spec load_spec(const std::string& path);
+
+// The sections a trial's result depends on that a sweep file's hyperparameter columns do not
+// record ([model], [data], [evaluation]) whose TOML differs between two spec texts (an absent
+// section equals an empty one), by name. `sgdsweep run --append` refuses such a pair: the new
+// trials would not be comparable with the old ones. Both texts must be valid specs.
+std::vector<std::string> unrecorded_differences(const std::string& stored_text, const std::string& text);
 
 }  // namespace sgdsweep::spec

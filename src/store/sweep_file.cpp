@@ -5,14 +5,15 @@
 
 #include <hdf5_hl.h>
 
-#include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
+#include <cstring>
 #include <limits>
 
 #include "util/checksum.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 #include "util/version.hpp"
 
 namespace sgdsweep::store {
@@ -140,15 +141,6 @@ const ResultColumn kCurveColumns[] = {
      "mean test metric over the test set", nullptr},
 };
 
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 std::string flag_meanings(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : " ") + n;
@@ -191,10 +183,80 @@ h5::Dataset create_dataset(hid_t file, const std::string& name, hid_t type,
   return dataset;
 }
 
+// The datasets a trial's rank writes (results, curves, message, step losses): what write_outcome
+// needs open, and what append() copies.
+std::vector<std::string> result_dataset_names() {
+  std::vector<std::string> names = {"message", "step_loss"};
+  for (const auto& column : kResultColumns) names.push_back(column.name);
+  for (const auto& column : kCurveColumns) names.push_back(column.name);
+  return names;
+}
+
+// What `step` threw, or "" (rank 0's part of a collective step, for share_error).
+template <class Step>
+std::string rank0_error(Step&& step) {
+  try {
+    step();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Every rank throws rank 0's error, if it has one: a decision all ranks take together, so that none
+// is left waiting in a collective call.
+void share_error(std::string error, MPI_Comm comm) {
+  std::int64_t length = static_cast<std::int64_t>(error.size());
+  MPI_Bcast(&length, 1, MPI_INT64_T, 0, comm);
+  if (length == 0) return;
+  error.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(error.data(), static_cast<int>(length), MPI_CHAR, 0, comm);
+  fail(error);
+}
+
+// Opens a sweep file read-only, serially, and checks that this build reads its schema.
+h5::File open_sweep_file(const std::string& path) {
+  h5::silence_automatic_error_printing();
+  h5::File file(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "opening sweep file " + path));
+  if (!h5::has_attribute(file.get(), "schema_version")) {
+    fail(path, ": not an sgdsweep file (no schema_version attribute)");
+  }
+  const std::int32_t schema = h5::read_attribute<std::int32_t>(file.get(), "schema_version").at(0);
+  if (schema != kSchemaVersion) {
+    fail(path, ": schema version ", schema, " (this build reads ", kSchemaVersion, ")");
+  }
+  return file;
+}
+
+// The trials of a file: its `trial` axis and every hyperparameter column.
+std::vector<Trial> read_trials(hid_t file) {
+  const std::vector<std::int64_t> index = h5::read_all<std::int64_t>(file, "trial");
+  std::vector<Trial> trials(index.size());
+  for (std::size_t i = 0; i < trials.size(); ++i) trials[i].index = index[i];
+  const auto read_columns = [&](const auto& columns) {
+    for (const auto& column : columns) {
+      using T = decltype(column.get(Trial{}));
+      const std::vector<T> values = h5::read_all<T>(file, column.name);
+      for (std::size_t i = 0; i < trials.size(); ++i) column.set(trials[i], values[i]);
+    }
+  };
+  read_columns(kEnumColumns);
+  read_columns(kInt32Columns);
+  read_columns(kInt64Columns);
+  read_columns(kDoubleColumns);
+  return trials;
+}
+
 }  // namespace
 
 SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
                             const std::vector<spec::Trial>& trials, const Provenance& provenance) {
+  return create_file(path, comm, spec, trials, provenance, "", 0);
+}
+
+SweepFile SweepFile::create_file(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
+                                 const std::vector<spec::Trial>& trials, const Provenance& provenance,
+                                 const std::string& copy_from, std::int64_t copied_rows) {
   h5::silence_automatic_error_printing();
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
@@ -220,7 +282,7 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
   h5::write_attribute(file, "sgdsweep_version", std::string(kVersion));
   h5::write_attribute(file, "sgdsweep_git", std::string(kGitDescribe));
   h5::write_attribute(file, "schema_version", kSchemaVersion);
-  h5::write_attribute(file, "created_utc", utc_now());
+  h5::write_attribute(file, "created_utc", log::utc_now());
   h5::write_attribute(file, "sweep_name", spec.name);
   h5::write_attribute(file, "spec_toml", spec.source_text);
   h5::write_attribute(file, "spec_path", spec.source_path);
@@ -326,8 +388,9 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
   flags("budget_kind", {0, 1}, {"epochs", "steps"});
   flags("status", {0, 1, 2, 3}, {"pending", "finished", "diverged", "failed"});
 
-  // Hyperparameters and the ragged layout: rank 0 writes, independently.
-  if (rank == 0 && trial_count > 0) {
+  // Hyperparameters, the ragged layout and (append) the old trials' results: rank 0 writes,
+  // independently, and every rank learns whether that worked before the collective flush.
+  const auto write_rows = [&] {
     const std::vector<hsize_t> all{0}, count{trial_count};
     std::vector<std::int64_t> indices(trials.size());
     for (std::size_t i = 0; i < trials.size(); ++i) indices[i] = static_cast<std::int64_t>(i);
@@ -350,15 +413,18 @@ SweepFile SweepFile::create(const std::string& path, MPI_Comm comm, const spec::
                    "writing /step_loss_row_start");
     h5::write_slab(sweep.dataset("step_loss_row_size"), sweep.step_loss_size_, all, count,
                    "writing /step_loss_row_size");
-  }
+    if (!copy_from.empty()) sweep.copy_results(copy_from, copied_rows);
+  };
+  share_error(rank == 0 && trial_count > 0 ? rank0_error(write_rows) : "", comm);
 
   // Everything is on disk before the file gets its final name.
   h5::check_status(H5Fflush(file, H5F_SCOPE_GLOBAL), "flushing " + partial);
   MPI_Barrier(comm);
+  std::string rename_error;
   if (rank == 0 && std::rename(partial.c_str(), path.c_str()) != 0) {
-    fail("cannot rename ", partial, " to ", path);
+    rename_error = concat("cannot rename ", partial, " to ", path, ": ", std::strerror(errno));
   }
-  MPI_Barrier(comm);
+  share_error(rename_error, comm);
   return sweep;
 }
 
@@ -456,10 +522,39 @@ void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome
 }
 
 void SweepFile::open_datasets() {
-  std::vector<std::string> names = {"message", "step_loss"};
-  for (const auto& column : kResultColumns) names.push_back(column.name);
-  for (const auto& column : kCurveColumns) names.push_back(column.name);
-  for (const std::string& name : names) datasets_.emplace(name, h5::open_dataset(file_.get(), name));
+  for (const std::string& name : result_dataset_names()) {
+    datasets_.emplace(name, h5::open_dataset(file_.get(), name));
+  }
+}
+
+void SweepFile::copy_results(const std::string& from, std::int64_t rows) {
+  if (rows == 0) return;
+  const h5::File old = open_sweep_file(from);
+  const auto trial_rows = static_cast<std::size_t>(rows);
+  const auto observations = static_cast<hsize_t>(
+      trial_rows < step_loss_start_.size() ? step_loss_start_[trial_rows]
+                                           : step_loss_start_.back() + step_loss_size_.back());
+  for (const std::string& name : result_dataset_names()) {
+    // The whole old dataset in its stored type: HDF5 converts nothing, so every byte (NaN payloads,
+    // message padding) arrives as it was, and the checksums still verify.
+    const h5::Dataset source = h5::open_dataset(old.get(), name);
+    const std::vector<hsize_t> dims = h5::extent(source.get());
+    std::vector<hsize_t> expected = h5::extent(dataset(name));
+    expected[0] = name == "step_loss" ? observations : static_cast<hsize_t>(rows);
+    if (dims != expected) {
+      fail(from, ": /", name, " has ", dims.empty() ? 0 : dims[0], " rows (of ", dims.size() > 1 ? dims[1] : 1,
+           "), expected ", expected[0], " (of ", expected.size() > 1 ? expected[1] : 1, ") for its ", rows,
+           " trials");
+    }
+    const h5::Datatype type(h5::check(H5Dget_type(source.get()), "H5Dget_type /" + name));
+    std::size_t bytes = H5Tget_size(type.get());
+    for (hsize_t d : dims) bytes *= d;
+    std::vector<char> values(bytes);
+    h5::check_status(H5Dread(source.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                     concat(from, ": reading /", name));
+    h5::write_slab(dataset(name), type.get(), values.data(), std::vector<hsize_t>(dims.size(), 0), dims,
+                   concat(path_, ".partial: copying /", name, " from ", from));
+  }
 }
 
 namespace {
@@ -520,6 +615,51 @@ Verdict inspect(const std::string& path, const spec::Spec& spec, const std::vect
   return verdict;
 }
 
+// Rank 0's check for --append: the file's trials are the first of `trials`, column by column, and
+// the spec agrees with the file's on what the columns do not record. Returns the file's trial
+// count and whether its spec text is `spec`'s.
+std::pair<std::int64_t, bool> check_appendable(const std::string& path, const spec::Spec& spec,
+                                               const std::vector<Trial>& trials) {
+  const h5::File file = open_sweep_file(path);
+  const std::string stored_spec = h5::read_string_attribute(file.get(), "spec_toml");
+  const std::vector<Trial> stored = read_trials(file.get());
+  const std::string how = concat("--append needs the spec's grid to start with the file's ", stored.size(),
+                                 " trials (add trials with [[grid.extend]] entries; docs/spec.md)");
+  if (stored.size() > trials.size()) {
+    fail(path, " holds ", stored.size(), " trials, ", spec.source_path, " expands to only ", trials.size(),
+         " with the data here; ", how);
+  }
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const auto compare = [&](const auto& columns) {
+      for (const auto& column : columns) {
+        // The predicted cost is the engine's estimate, not a property of the trial: a newer
+        // engine may estimate differently, and the new file holds its estimates.
+        if (std::string(column.name) == "predicted_cost") continue;
+        const auto in_file = column.get(stored[i]);
+        const auto in_spec = column.get(trials[i]);
+        if (std::memcmp(&in_file, &in_spec, sizeof in_file) != 0) {
+          fail(path, ": trial ", i, " differs in column ", column.name, ": ", +in_file, " in the file, ", +in_spec,
+               " in ", spec.source_path, "'s trial ", i, "; ", how);
+        }
+      }
+    };
+    compare(kEnumColumns);
+    compare(kInt32Columns);
+    compare(kInt64Columns);
+    compare(kDoubleColumns);
+  }
+  std::string differing;
+  for (const std::string& section : spec::unrecorded_differences(stored_spec, spec.source_text)) {
+    differing += (differing.empty() ? "" : ", ") + section;
+  }
+  if (!differing.empty()) {
+    fail(path, ": ", spec.source_path, " differs from the file's spec (its spec_toml attribute) in ", differing,
+         ", which the trial columns do not record: the new trials would not be comparable with the old "
+         "ones. Append with the file's spec_toml followed by [[grid.extend]] entries");
+  }
+  return {static_cast<std::int64_t>(stored.size()), stored_spec == spec.source_text};
+}
+
 void broadcast_vector(std::vector<std::int64_t>& values, MPI_Comm comm) {
   std::int64_t size = static_cast<std::int64_t>(values.size());
   MPI_Bcast(&size, 1, MPI_INT64_T, 0, comm);
@@ -536,12 +676,7 @@ SweepFile SweepFile::reopen(const std::string& path, MPI_Comm comm, const spec::
   MPI_Comm_rank(comm, &rank);
   Verdict verdict;
   if (rank == 0) verdict = inspect(path, spec, trials);
-  // Every rank learns the verdict (and fails with rank 0's message).
-  std::int64_t error_length = static_cast<std::int64_t>(verdict.error.size());
-  MPI_Bcast(&error_length, 1, MPI_INT64_T, 0, comm);
-  verdict.error.resize(static_cast<std::size_t>(error_length));
-  if (error_length > 0) MPI_Bcast(verdict.error.data(), static_cast<int>(error_length), MPI_CHAR, 0, comm);
-  if (!verdict.error.empty()) fail(verdict.error);
+  share_error(verdict.error, comm);  // every rank learns the verdict
   broadcast_vector(verdict.resume.to_run, comm);
   std::int64_t counts[3] = {verdict.resume.kept, verdict.resume.corrupt, verdict.resume.failed};
   MPI_Bcast(counts, 3, MPI_INT64_T, 0, comm);
@@ -558,13 +693,41 @@ SweepFile SweepFile::reopen(const std::string& path, MPI_Comm comm, const spec::
   sweep.set_layout(trials, spec.evaluations);
   sweep.open_datasets();
   // Committed-but-corrupt and failed trials go back to pending before anyone reruns them.
-  if (rank == 0) {
+  const auto reset = [&] {
     for (std::int64_t index : verdict.reset) {
       h5::write_slab(sweep.dataset("status"), std::vector<std::int8_t>{0}, {static_cast<hsize_t>(index)}, {1},
                      concat(path, ": resetting trial ", index));
     }
+  };
+  share_error(rank == 0 ? rank0_error(reset) : "", comm);
+  return sweep;
+}
+
+SweepFile SweepFile::append(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
+                            const std::vector<spec::Trial>& trials, const Provenance& provenance,
+                            Resume& resume) {
+  h5::silence_automatic_error_printing();
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  // The new file is made by the collective create path of a fresh sweep (parallel HDF5 needs every
+  // rank for the metadata, and this keeps one layout code), and rank 0 copies the old rows into it
+  // with independent raw-data writes, like a trial's, between writing the hyperparameters and the
+  // flush and rename. So the old file is read once, serially, by rank 0 only, which works for any
+  // number of ranks, and nothing but the rename touches it.
+  std::int64_t found[2] = {0, 0};  // the file's trials; 1 if its spec text is this spec's
+  std::string error;
+  if (rank == 0) {
+    error = rank0_error([&] {
+      const auto [rows, same_spec] = check_appendable(path, spec, trials);
+      found[0] = rows;
+      found[1] = same_spec ? 1 : 0;
+    });
   }
-  MPI_Barrier(comm);
+  share_error(error, comm);
+  MPI_Bcast(found, 2, MPI_INT64_T, 0, comm);
+  if (found[1] == 0) create_file(path, comm, spec, trials, provenance, path, found[0]).close();
+  SweepFile sweep = reopen(path, comm, spec, trials, resume);
+  resume.added = static_cast<std::int64_t>(trials.size()) - found[0];
   return sweep;
 }
 
@@ -599,18 +762,9 @@ std::uint64_t outcome_checksum(const StoredTrial& stored) {
 }
 
 SweepContents read_sweep(const std::string& path) {
-  h5::silence_automatic_error_printing();
-  h5::File file(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                          "opening sweep file " + path));
+  const h5::File file = open_sweep_file(path);
   const hid_t f = file.get();
   SweepContents contents;
-  if (!h5::has_attribute(f, "schema_version")) {
-    fail(path, ": not an sgdsweep file (no schema_version attribute)");
-  }
-  const std::int32_t schema = h5::read_attribute<std::int32_t>(f, "schema_version").at(0);
-  if (schema != kSchemaVersion) {
-    fail(path, ": schema version ", schema, " (this build reads ", kSchemaVersion, ")");
-  }
   contents.spec_toml = h5::read_string_attribute(f, "spec_toml");
   contents.sweep_name = h5::read_string_attribute(f, "sweep_name");
   contents.engine_version = h5::read_string_attribute(f, "sgdsweep_version");
@@ -623,20 +777,10 @@ SweepContents read_sweep(const std::string& path) {
   contents.train_examples = h5::read_attribute<std::int64_t>(f, "train_examples").at(0);
   contents.test_examples = h5::read_attribute<std::int64_t>(f, "test_examples").at(0);
 
-  const std::vector<std::int64_t> index = h5::read_all<std::int64_t>(f, "trial");
-  const std::size_t trial_count = index.size();
+  const std::vector<Trial> trials = read_trials(f);
+  const std::size_t trial_count = trials.size();
   contents.trials.resize(trial_count);
-  const auto read_columns = [&](const auto& columns) {
-    for (const auto& column : columns) {
-      using T = decltype(column.get(Trial{}));
-      const std::vector<T> values = h5::read_all<T>(f, column.name);
-      for (std::size_t i = 0; i < trial_count; ++i) column.set(contents.trials[i].trial, values[i]);
-    }
-  };
-  read_columns(kEnumColumns);
-  read_columns(kInt32Columns);
-  read_columns(kInt64Columns);
-  read_columns(kDoubleColumns);
+  for (std::size_t i = 0; i < trial_count; ++i) contents.trials[i].trial = trials[i];
 
   const auto status = h5::read_all<std::int8_t>(f, "status");
   const auto rank = h5::read_all<std::int32_t>(f, "rank");
@@ -659,7 +803,6 @@ SweepContents read_sweep(const std::string& path) {
   const auto points = static_cast<std::size_t>(contents.evaluations + 1);
   for (std::size_t i = 0; i < trial_count; ++i) {
     StoredTrial& stored = contents.trials[i];
-    stored.trial.index = index[i];
     stored.outcome.status = static_cast<spec::TrialStatus>(status[i]);
     stored.outcome.message = message[i];
     stored.outcome.steps_completed = steps_completed[i];

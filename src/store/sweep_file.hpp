@@ -49,9 +49,23 @@ class SweepFile {
     std::int64_t kept = 0;       // committed trials kept as they are
     std::int64_t corrupt = 0;    // committed trials whose checksum failed
     std::int64_t failed = 0;     // failed trials to run again
+    std::int64_t added = 0;      // append(): new trials after the file's
   };
   static SweepFile reopen(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
                           const std::vector<spec::Trial>& trials, Resume& resume);
+
+  // Collective over `comm`: grows an existing sweep file to `trials` (--append; grid refinement).
+  // Rank 0 first checks that the file's N trials are the first N of `trials` (every hyperparameter
+  // column; the spec's [model], [data] and [evaluation] as in the file's spec_toml) and every rank
+  // fails with its message otherwise, before anything is written. Then, unless the spec text is
+  // the file's own (nothing to add: a plain reopen), it builds `path` + ".partial" for all of
+  // `trials` by create()'s path, copies the N old trials' written values into their rows byte for
+  // byte (so their checksums still verify), and renames it over `path`: a crash before the rename
+  // leaves the old file as it was. Finally reopen() as for --resume: the new trials are pending,
+  // failed and corrupt old ones are reset and rerun.
+  static SweepFile append(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
+                          const std::vector<spec::Trial>& trials, const Provenance& provenance,
+                          Resume& resume);
 
   // Independent (only the calling rank): writes one trial's curves, step losses, results and
   // checksum, then its status.
@@ -65,6 +79,13 @@ class SweepFile {
 
  private:
   SweepFile() = default;
+  // create(), and for append() also the copy of the first `copied_rows` trials' results from the
+  // file `copy_from` (empty: none) before the rename.
+  static SweepFile create_file(const std::string& path, MPI_Comm comm, const spec::Spec& spec,
+                               const std::vector<spec::Trial>& trials, const Provenance& provenance,
+                               const std::string& copy_from, std::int64_t copied_rows);
+  // Rank 0 of append(): the result datasets' first `rows` trials, verbatim, from the file `from`.
+  void copy_results(const std::string& from, std::int64_t rows);
   hid_t dataset(const std::string& name) const;
   void open_datasets();
   void set_layout(const std::vector<spec::Trial>& trials, std::int32_t evaluations);

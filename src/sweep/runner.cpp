@@ -62,8 +62,12 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
     if (comm.rank() != 0) return;
     const bool exists = std::filesystem::exists(output);
     if (options.resume && !exists) fail("nothing to resume: ", output.string(), " does not exist");
-    if (!options.resume && exists && !options.overwrite) {
-      fail(output.string(), " already exists (--resume continues it, --overwrite replaces it)");
+    if (options.append && !exists) {
+      fail("nothing to append to: ", output.string(), " does not exist (run without --append to create it)");
+    }
+    if (!options.resume && !options.append && exists && !options.overwrite) {
+      fail(output.string(), " already exists (--resume continues it, --append adds the spec's new trials to it, "
+           "--overwrite replaces it)");
     }
     const std::filesystem::path folder =
         output.has_parent_path() ? output.parent_path() : std::filesystem::path(".");
@@ -84,28 +88,32 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   std::optional<FileLock> lock;
   agree(comm, "locking the output", [&] { lock.emplace(lock_path, FileLock::Mode::shared); });
 
+  store::Provenance provenance;
+  provenance.train_examples = shape.train_examples;
+  provenance.test_examples = shape.test_examples;
+  provenance.eval_train_examples = spec.eval_train_examples > 0
+                                       ? std::min(spec.eval_train_examples, shape.train_examples)
+                                       : shape.train_examples;
+  provenance.train_source = data->train_source();
+  provenance.test_source = data->test_source();
+  provenance.ranks = comm.size();
   std::optional<store::SweepFile> file;
   std::vector<std::int64_t> to_run;
-  if (options.resume) {
+  if (options.resume || options.append) {
+    // Both fail on every rank alike (rank 0 decides and tells the others), before any training.
     store::SweepFile::Resume resume;
-    agree(comm, "reopening the sweep file", [&] {
-      file.emplace(store::SweepFile::reopen(output.string(), comm.get(), spec, trials, resume));
+    agree(comm, options.append ? "appending to the sweep file" : "reopening the sweep file", [&] {
+      file.emplace(options.append
+                       ? store::SweepFile::append(output.string(), comm.get(), spec, trials, provenance, resume)
+                       : store::SweepFile::reopen(output.string(), comm.get(), spec, trials, resume));
     });
     to_run = resume.to_run;
     if (comm.rank() == 0) {
-      log::info("resuming ", output.string(), ": ", resume.kept, " committed trials kept, ", to_run.size(),
-                " to run (", resume.failed, " failed before, ", resume.corrupt, " with a bad checksum)");
+      log::info(options.append ? concat("appending ", resume.added, " new trials to ") : std::string("resuming "),
+                output.string(), ": ", resume.kept, " committed trials kept, ", to_run.size(), " to run (",
+                resume.failed, " failed before, ", resume.corrupt, " with a bad checksum)");
     }
   } else {
-    store::Provenance provenance;
-    provenance.train_examples = shape.train_examples;
-    provenance.test_examples = shape.test_examples;
-    provenance.eval_train_examples = spec.eval_train_examples > 0
-                                         ? std::min(spec.eval_train_examples, shape.train_examples)
-                                         : shape.train_examples;
-    provenance.train_source = data->train_source();
-    provenance.test_source = data->test_source();
-    provenance.ranks = comm.size();
     file.emplace(store::SweepFile::create(output.string(), comm.get(), spec, trials, provenance));
     for (const spec::Trial& trial : trials) to_run.push_back(trial.index);
   }

@@ -22,6 +22,7 @@ struct RunOptions {
   std::string output_path;
   bool overwrite = false;  // replace an existing output file
   bool resume = false;     // continue an existing output file: keep its committed trials, run the rest
+  bool append = false;     // --resume with more trials: the spec's grid starts with the file's trials
 };
 
 struct RunSummary {

@@ -15,6 +15,8 @@ Level level();
 // Parses "error" | "warn" | "info" | "debug"; throws Error naming the valid levels otherwise.
 Level parse_level(std::string_view name);
 void write(Level level, const std::string& message);
+// The current time as ISO 8601 UTC, e.g. "2026-11-23T12:23:45Z" (file provenance).
+std::string utc_now();
 
 template <class... Parts>
 void error(const Parts&... parts) { write(Level::error, concat(parts...)); }

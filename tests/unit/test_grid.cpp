@@ -26,6 +26,18 @@ Spec small_spec() {
   spec.warmup_epochs = 0.5;
   return spec;
 }
+
+// One configuration (momentum, B = 64, one seed) with initial rates 2^-2, 2^0 and final rates
+// 2^-8, 2^-1: the pairs (−2, −8), (0, −8), (0, −1).
+Spec decoupled_spec() {
+  Spec spec = small_spec();
+  spec.batch_sizes = {64};
+  spec.optimizers = {OptimizerKind::momentum};
+  spec.seeds = 1;
+  spec.log2_effective_learning_rates = {-2, 0};
+  spec.log2_final_effective_learning_rates = {-8, -1};
+  return spec;
+}
 }  // namespace
 
 TEST(Grid, CartesianProductInDocumentedOrder) {
@@ -81,13 +93,7 @@ TEST(Grid, SeveralBudgetsAreAGridDimension) {
 }
 
 TEST(Grid, DecoupledFinalRatesSetGammaPerTrial) {
-  Spec spec = small_spec();
-  spec.batch_sizes = {64};
-  spec.optimizers = {OptimizerKind::momentum};
-  spec.seeds = 1;
-  spec.log2_effective_learning_rates = {-2, 0};
-  spec.log2_final_effective_learning_rates = {-8, -1};
-  const auto trials = expand_grid(spec, {1000, 200});
+  const auto trials = expand_grid(decoupled_spec(), {1000, 200});
   // Pairs with εf <= ε0: (−2, −8), (0, −8), (0, −1); (−2, −1) is skipped.
   ASSERT_EQ(trials.size(), 3u);
   EXPECT_DOUBLE_EQ(trials[0].gamma, std::exp2(0.6));
@@ -147,4 +153,119 @@ TEST(Grid, PartitionRunsEveryTrialExactlyOnceOnOneToSevenRanks) {
     EXPECT_LE(max_load, 4.0 / 3.0 * std::max(total / ranks, largest) + 1e-9) << ranks << " ranks";
     EXPECT_EQ(assignment, partition(trials, ranks));  // deterministic: every rank computes the same
   }
+}
+
+namespace {
+// Every field of two trials but the index, bit for bit where it is a number.
+void expect_same_trial(const Trial& a, const Trial& b) {
+  EXPECT_EQ(a.model, b.model);
+  EXPECT_EQ(a.optimizer, b.optimizer);
+  EXPECT_EQ(a.momentum, b.momentum);
+  EXPECT_EQ(a.batch_size, b.batch_size);
+  EXPECT_EQ(a.log2_effective_learning_rate, b.log2_effective_learning_rate);
+  EXPECT_EQ(a.effective_learning_rate, b.effective_learning_rate);
+  EXPECT_EQ(a.learning_rate, b.learning_rate);
+  EXPECT_EQ(a.seed_index, b.seed_index);
+  EXPECT_EQ(a.seed, b.seed);
+  EXPECT_EQ(a.budget_kind, b.budget_kind);
+  EXPECT_EQ(a.epochs, b.epochs);
+  EXPECT_EQ(a.steps, b.steps);
+  EXPECT_EQ(a.steps_per_epoch, b.steps_per_epoch);
+  EXPECT_EQ(a.gamma, b.gamma);
+  EXPECT_EQ(a.final_effective_learning_rate, b.final_effective_learning_rate);
+  EXPECT_EQ(a.warmup_epochs, b.warmup_epochs);
+  EXPECT_EQ(a.warmup_steps, b.warmup_steps);
+  EXPECT_EQ(a.l2, b.l2);
+  EXPECT_EQ(a.clip_norm, b.clip_norm);
+  EXPECT_EQ(a.microbatch, b.microbatch);
+  EXPECT_EQ(a.evaluations, b.evaluations);
+  EXPECT_EQ(a.step_loss_every, b.step_loss_every);
+  EXPECT_EQ(a.cost, b.cost);
+}
+
+// The trial of `trials` with this configuration, rate and seed index (nullptr: none).
+const Trial* find_trial(const std::vector<Trial>& trials, OptimizerKind optimizer, std::int64_t batch_size,
+                        double log2_rate, std::int32_t seed_index) {
+  for (const Trial& trial : trials) {
+    if (trial.optimizer == optimizer && trial.batch_size == batch_size &&
+        trial.log2_effective_learning_rate == log2_rate && trial.seed_index == seed_index) {
+      return &trial;
+    }
+  }
+  return nullptr;
+}
+}  // namespace
+
+TEST(Grid, ExtensionsComeAfterTheGridAndSkipRatesAlreadyThere) {
+  const Spec plain = small_spec();
+  Spec spec = plain;
+  // -5 is in the grid already; -7 and -4 are new and come in ascending order.
+  spec.grid_extensions.push_back({OptimizerKind::momentum, 2, 64, {-7, -5, -4}, {}});
+  const auto grid = expand_grid(plain, {1000, 200});
+  const auto trials = expand_grid(spec, {1000, 200});
+  ASSERT_EQ(trials.size(), grid.size() + 2 * 3);
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    EXPECT_EQ(trials[i].index, grid[i].index);
+    expect_same_trial(trials[i], grid[i]);  // the Cartesian part is numbered as without the entry
+  }
+  // Each new trial is derived exactly as a grid trial of that rate would be.
+  Spec wide = plain;
+  wide.log2_effective_learning_rates = {-7, -6, -5, -4};
+  const auto wide_trials = expand_grid(wide, {1000, 200});
+  const double expected_rates[] = {-7, -7, -7, -4, -4, -4};
+  for (std::size_t k = 0; k < 6; ++k) {
+    const Trial& added = trials[grid.size() + k];
+    EXPECT_EQ(added.index, static_cast<std::int64_t>(grid.size() + k));
+    EXPECT_EQ(added.optimizer, OptimizerKind::momentum);
+    EXPECT_EQ(added.batch_size, 64);
+    EXPECT_EQ(added.log2_effective_learning_rate, expected_rates[k]);
+    EXPECT_EQ(added.seed_index, static_cast<std::int32_t>(k % 3));
+    const Trial* twin = find_trial(wide_trials, added.optimizer, 64, expected_rates[k], added.seed_index);
+    ASSERT_NE(twin, nullptr);
+    expect_same_trial(added, *twin);
+  }
+}
+
+TEST(Grid, ExtensionsAreIdempotent) {
+  Spec spec = small_spec();
+  const GridExtension entry{OptimizerKind::sgd, 2, 16, {-3}, {}};
+  spec.grid_extensions = {entry};
+  const auto once = expand_grid(spec, {1000, 200});
+  spec.grid_extensions = {entry, entry, {OptimizerKind::sgd, 2, 16, {-6, -5}, {}}};
+  const auto repeated = expand_grid(spec, {1000, 200});
+  ASSERT_EQ(repeated.size(), once.size());
+  EXPECT_EQ(once.size(), expand_grid(small_spec(), {1000, 200}).size() + 3);
+  // A rate written in decimal that differs from the grid's in the last bits is the same rate.
+  spec.grid_extensions = {{OptimizerKind::sgd, 2, 16, {-5 + 1e-12}, {}}};
+  EXPECT_EQ(expand_grid(spec, {1000, 200}).size(), expand_grid(small_spec(), {1000, 200}).size());
+}
+
+TEST(Grid, ExtensionsOfADecoupledGridPairWithFinalRates) {
+  Spec spec = decoupled_spec();
+  const std::size_t grid = expand_grid(spec, {1000, 200}).size();
+  ASSERT_EQ(grid, 3u);
+  // The spec's final rates: (1, −8), (1, −1). Its own final rates: (−2, −9) is new, (−2, −8) is in
+  // the grid, (−2, −1) has εf > ε0.
+  spec.grid_extensions = {{OptimizerKind::momentum, 2, 64, {1}, {-8, -1}},
+                          {OptimizerKind::momentum, 2, 64, {-2}, {-9, -8, -1}}};
+  const auto trials = expand_grid(spec, {1000, 200});
+  ASSERT_EQ(trials.size(), grid + 3);
+  EXPECT_EQ(trials[3].log2_effective_learning_rate, 1);
+  EXPECT_DOUBLE_EQ(trials[3].final_effective_learning_rate, std::exp2(-8));
+  EXPECT_DOUBLE_EQ(trials[3].gamma, std::exp2(0.9));
+  EXPECT_DOUBLE_EQ(trials[4].final_effective_learning_rate, std::exp2(-1));
+  EXPECT_EQ(trials[5].log2_effective_learning_rate, -2);
+  EXPECT_DOUBLE_EQ(trials[5].final_effective_learning_rate, std::exp2(-9));
+}
+
+TEST(Grid, ExtensionsPickTheirBudget) {
+  Spec spec = small_spec();
+  spec.budgets = {1, 4};
+  spec.batch_sizes = {64};
+  spec.seeds = 1;
+  spec.grid_extensions = {{OptimizerKind::sgd, 4, 64, {-3}, {}}};
+  const auto trials = expand_grid(spec, {1000, 200});
+  ASSERT_EQ(trials.size(), 2u * 2 * 2 + 1);
+  EXPECT_EQ(trials.back().steps, 60);  // 4 epochs of 15 steps
+  EXPECT_EQ(trials.back().log2_effective_learning_rate, -3);
 }

@@ -1,5 +1,7 @@
 // Tests of the analysis protocol (postprocess/protocol.hpp) against cases worked out by hand below.
 #include "protocol.hpp"
+#include "refine.hpp"
+#include "tables.hpp"
 
 #include <gtest/gtest.h>
 
@@ -68,11 +70,11 @@ TEST(Protocol, BestKLowerIsBetter) {
   EXPECT_EQ(rate.finished, 7);
   EXPECT_EQ(rate.diverged, 0);
   EXPECT_EQ(rate.missing, 0);
-  EXPECT_EQ(rate.used, 5);
-  EXPECT_TRUE(rate.usable);
-  EXPECT_DOUBLE_EQ(rate.mean, 3.0);
-  EXPECT_DOUBLE_EQ(rate.std, std::sqrt(2.0));
-  EXPECT_DOUBLE_EQ(rate.train_loss_mean, 2.6);
+  EXPECT_EQ(rate.test.used, 5);
+  EXPECT_TRUE(rate.test.usable);
+  EXPECT_DOUBLE_EQ(rate.test.mean, 3.0);
+  EXPECT_DOUBLE_EQ(rate.test.std, std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(rate.test.other, 2.6);
   EXPECT_DOUBLE_EQ(rate.effective_learning_rate, 0.125);
 }
 
@@ -81,11 +83,11 @@ TEST(Protocol, BestKHigherIsBetter) {
   // train loss mean (3+5+0+6+2)/5 = 3.2.
   const auto results = analyze(seven_seeds(), 5, Direction::higher_is_better);
   const RateSummary& rate = results.at(0).rates.at(0);
-  EXPECT_EQ(rate.used, 5);
-  EXPECT_TRUE(rate.usable);
-  EXPECT_DOUBLE_EQ(rate.mean, 5.0);
-  EXPECT_DOUBLE_EQ(rate.std, std::sqrt(2.0));
-  EXPECT_DOUBLE_EQ(rate.train_loss_mean, 3.2);
+  EXPECT_EQ(rate.test.used, 5);
+  EXPECT_TRUE(rate.test.usable);
+  EXPECT_DOUBLE_EQ(rate.test.mean, 5.0);
+  EXPECT_DOUBLE_EQ(rate.test.std, std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(rate.test.other, 3.2);
 }
 
 TEST(Protocol, PopulationStandardDeviation) {
@@ -94,8 +96,8 @@ TEST(Protocol, PopulationStandardDeviation) {
   std::vector<Observation> observations;
   add_seeds(observations, autoencoder_sgd(), 0, {2, 4, 4, 4, 5, 5, 7, 9});
   const RateSummary& rate = analyze(observations, 8, Direction::lower_is_better).at(0).rates.at(0);
-  EXPECT_DOUBLE_EQ(rate.mean, 5.0);
-  EXPECT_DOUBLE_EQ(rate.std, 2.0);
+  EXPECT_DOUBLE_EQ(rate.test.mean, 5.0);
+  EXPECT_DOUBLE_EQ(rate.test.std, 2.0);
 }
 
 // Five rates 2^-3 … 2^1, best 2 of 3 seeds, lower is better:
@@ -130,17 +132,17 @@ TEST(Protocol, OptimumAndErrorBarFiveRates) {
   const double expected_std[] = {1, 1, 2, 1, 1};
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(result.rates[i].log2_effective_learning_rate, expected_log2[i]) << "rate " << i;
-    EXPECT_DOUBLE_EQ(result.rates[i].mean, expected_mean[i]) << "rate " << i;
-    EXPECT_DOUBLE_EQ(result.rates[i].std, expected_std[i]) << "rate " << i;
-    EXPECT_TRUE(result.rates[i].usable) << "rate " << i;
+    EXPECT_DOUBLE_EQ(result.rates[i].test.mean, expected_mean[i]) << "rate " << i;
+    EXPECT_DOUBLE_EQ(result.rates[i].test.std, expected_std[i]) << "rate " << i;
+    EXPECT_TRUE(result.rates[i].test.usable) << "rate " << i;
   }
-  EXPECT_EQ(result.optimum, 2);
-  EXPECT_EQ(result.bar_low, 1);
-  EXPECT_EQ(result.bar_high, 3);
-  EXPECT_FALSE(result.optimum_at_edge);
-  EXPECT_FALSE(result.bar_at_edge);
+  EXPECT_EQ(result.test.index, 2);
+  EXPECT_EQ(result.test.bar_low, 1);
+  EXPECT_EQ(result.test.bar_high, 3);
+  EXPECT_FALSE(result.test.at_edge);
+  EXPECT_FALSE(result.test.bar_at_edge);
   EXPECT_TRUE(result.complete);
-  EXPECT_DOUBLE_EQ(result.rates[2].train_loss_mean, 0.5);
+  EXPECT_DOUBLE_EQ(result.rates[2].test.other, 0.5);
 }
 
 TEST(Protocol, ErrorBarSpansAGapAndTouchesTheLowEdge) {
@@ -156,11 +158,11 @@ TEST(Protocol, ErrorBarSpansAGapAndTouchesTheLowEdge) {
   add_seeds(observations, autoencoder_sgd(), 0, {4, 6});
   add_seeds(observations, autoencoder_sgd(), 1, {8, 10});
   const ConfigResult result = analyze(observations, 2, Direction::lower_is_better).at(0);
-  EXPECT_EQ(result.optimum, 2);
-  EXPECT_EQ(result.bar_low, 0);
-  EXPECT_EQ(result.bar_high, 2);
-  EXPECT_FALSE(result.optimum_at_edge);
-  EXPECT_TRUE(result.bar_at_edge);
+  EXPECT_EQ(result.test.index, 2);
+  EXPECT_EQ(result.test.bar_low, 0);
+  EXPECT_EQ(result.test.bar_high, 2);
+  EXPECT_FALSE(result.test.at_edge);
+  EXPECT_TRUE(result.test.bar_at_edge);
 }
 
 TEST(Protocol, OptimumAtLowEdge) {
@@ -170,19 +172,19 @@ TEST(Protocol, OptimumAtLowEdge) {
   add_seeds(observations, autoencoder_sgd(), -3, {2});
   add_seeds(observations, autoencoder_sgd(), -2, {3});
   const ConfigResult result = analyze(observations, 1, Direction::lower_is_better).at(0);
-  EXPECT_EQ(result.optimum, 0);
-  EXPECT_EQ(result.bar_low, 0);
-  EXPECT_EQ(result.bar_high, 0);
-  EXPECT_TRUE(result.optimum_at_edge);
-  EXPECT_TRUE(result.bar_at_edge);
+  EXPECT_EQ(result.test.index, 0);
+  EXPECT_EQ(result.test.bar_low, 0);
+  EXPECT_EQ(result.test.bar_high, 0);
+  EXPECT_TRUE(result.test.at_edge);
+  EXPECT_TRUE(result.test.bar_at_edge);
 
   // The same numbers as accuracies: the highest mean (3) is the last rate.
   const ConfigResult accuracy = analyze(observations, 1, Direction::higher_is_better).at(0);
-  EXPECT_EQ(accuracy.optimum, 2);
-  EXPECT_EQ(accuracy.bar_low, 2);
-  EXPECT_EQ(accuracy.bar_high, 2);
-  EXPECT_TRUE(accuracy.optimum_at_edge);
-  EXPECT_TRUE(accuracy.bar_at_edge);
+  EXPECT_EQ(accuracy.test.index, 2);
+  EXPECT_EQ(accuracy.test.bar_low, 2);
+  EXPECT_EQ(accuracy.test.bar_high, 2);
+  EXPECT_TRUE(accuracy.test.at_edge);
+  EXPECT_TRUE(accuracy.test.bar_at_edge);
 }
 
 TEST(Protocol, OptimumAtHighEdge) {
@@ -192,11 +194,11 @@ TEST(Protocol, OptimumAtHighEdge) {
   add_seeds(observations, autoencoder_sgd(), -3, {2});
   add_seeds(observations, autoencoder_sgd(), -2, {1});
   const ConfigResult result = analyze(observations, 1, Direction::lower_is_better).at(0);
-  EXPECT_EQ(result.optimum, 2);
-  EXPECT_EQ(result.bar_low, 2);
-  EXPECT_EQ(result.bar_high, 2);
-  EXPECT_TRUE(result.optimum_at_edge);
-  EXPECT_TRUE(result.bar_at_edge);
+  EXPECT_EQ(result.test.index, 2);
+  EXPECT_EQ(result.test.bar_low, 2);
+  EXPECT_EQ(result.test.bar_high, 2);
+  EXPECT_TRUE(result.test.at_edge);
+  EXPECT_TRUE(result.test.bar_at_edge);
 }
 
 TEST(Protocol, UnusableRateStillBelongsToTheGrid) {
@@ -207,13 +209,13 @@ TEST(Protocol, UnusableRateStillBelongsToTheGrid) {
   add_seeds(observations, autoencoder_sgd(), -3, {1});
   add_seeds(observations, autoencoder_sgd(), -2, {2});
   const ConfigResult result = analyze(observations, 1, Direction::lower_is_better).at(0);
-  EXPECT_FALSE(result.rates[0].usable);
-  EXPECT_EQ(result.rates[0].mean, inf);
-  EXPECT_EQ(result.optimum, 1);
-  EXPECT_EQ(result.bar_low, 1);
-  EXPECT_EQ(result.bar_high, 1);
-  EXPECT_FALSE(result.optimum_at_edge);
-  EXPECT_FALSE(result.bar_at_edge);
+  EXPECT_FALSE(result.rates[0].test.usable);
+  EXPECT_EQ(result.rates[0].test.mean, inf);
+  EXPECT_EQ(result.test.index, 1);
+  EXPECT_EQ(result.test.bar_low, 1);
+  EXPECT_EQ(result.test.bar_high, 1);
+  EXPECT_FALSE(result.test.at_edge);
+  EXPECT_FALSE(result.test.bar_at_edge);
 }
 
 TEST(Protocol, DivergedRunInsideBestKMakesRateUnusable) {
@@ -229,17 +231,17 @@ TEST(Protocol, DivergedRunInsideBestKMakesRateUnusable) {
   const RateSummary& rate = lower.rates.at(0);
   EXPECT_EQ(rate.finished, 1);
   EXPECT_EQ(rate.diverged, 2);
-  EXPECT_EQ(rate.used, 2);
-  EXPECT_FALSE(rate.usable);
-  EXPECT_EQ(rate.mean, inf);
-  EXPECT_TRUE(std::isnan(rate.std));
-  EXPECT_EQ(lower.optimum, 1);
-  EXPECT_DOUBLE_EQ(lower.rates[1].mean, 4.5);
+  EXPECT_EQ(rate.test.used, 2);
+  EXPECT_FALSE(rate.test.usable);
+  EXPECT_EQ(rate.test.mean, inf);
+  EXPECT_TRUE(std::isnan(rate.test.std));
+  EXPECT_EQ(lower.test.index, 1);
+  EXPECT_DOUBLE_EQ(lower.rates[1].test.mean, 4.5);
 
   const ConfigResult higher = analyze(observations, 2, Direction::higher_is_better).at(0);
-  EXPECT_EQ(higher.rates.at(0).mean, -inf);
-  EXPECT_FALSE(higher.rates.at(0).usable);
-  EXPECT_EQ(higher.optimum, 1);
+  EXPECT_EQ(higher.rates.at(0).test.mean, -inf);
+  EXPECT_FALSE(higher.rates.at(0).test.usable);
+  EXPECT_EQ(higher.test.index, 1);
 }
 
 TEST(Protocol, DivergedRunOutsideBestKIsIgnored) {
@@ -249,18 +251,18 @@ TEST(Protocol, DivergedRunOutsideBestKIsIgnored) {
   add_seeds(lower_obs, autoencoder_sgd(), 0, {1, 2});
   lower_obs.push_back(trial(autoencoder_sgd(), 0, 2, TrialStatus::diverged, 0.0));
   const RateSummary lower = analyze(lower_obs, 2, Direction::lower_is_better).at(0).rates.at(0);
-  EXPECT_TRUE(lower.usable);
+  EXPECT_TRUE(lower.test.usable);
   EXPECT_EQ(lower.diverged, 1);
-  EXPECT_DOUBLE_EQ(lower.mean, 1.5);
-  EXPECT_DOUBLE_EQ(lower.std, 0.5);
+  EXPECT_DOUBLE_EQ(lower.test.mean, 1.5);
+  EXPECT_DOUBLE_EQ(lower.test.std, 0.5);
 
   std::vector<Observation> higher_obs;
   add_seeds(higher_obs, autoencoder_sgd(), 0, {1, 2});
   higher_obs.push_back(trial(autoencoder_sgd(), 0, 2, TrialStatus::diverged, 100.0));
   const RateSummary higher = analyze(higher_obs, 2, Direction::higher_is_better).at(0).rates.at(0);
-  EXPECT_TRUE(higher.usable);
-  EXPECT_DOUBLE_EQ(higher.mean, 1.5);
-  EXPECT_DOUBLE_EQ(higher.std, 0.5);
+  EXPECT_TRUE(higher.test.usable);
+  EXPECT_DOUBLE_EQ(higher.test.mean, 1.5);
+  EXPECT_DOUBLE_EQ(higher.test.std, 0.5);
 }
 
 TEST(Protocol, FinishedRunWithNonFiniteMetricRanksLikeDiverged) {
@@ -268,9 +270,9 @@ TEST(Protocol, FinishedRunWithNonFiniteMetricRanksLikeDiverged) {
   std::vector<Observation> observations;
   add_seeds(observations, autoencoder_sgd(), 0, {1, NAN, 3});
   const RateSummary rate = analyze(observations, 2, Direction::lower_is_better).at(0).rates.at(0);
-  EXPECT_TRUE(rate.usable);
-  EXPECT_DOUBLE_EQ(rate.mean, 2.0);
-  EXPECT_DOUBLE_EQ(rate.std, 1.0);
+  EXPECT_TRUE(rate.test.usable);
+  EXPECT_DOUBLE_EQ(rate.test.mean, 2.0);
+  EXPECT_DOUBLE_EQ(rate.test.std, 1.0);
 }
 
 TEST(Protocol, MissingRunsMakeConfigIncompleteAndRateUnusable) {
@@ -293,14 +295,14 @@ TEST(Protocol, MissingRunsMakeConfigIncompleteAndRateUnusable) {
   EXPECT_FALSE(result.complete);
   EXPECT_EQ(result.rates[0].missing, 2);
   EXPECT_EQ(result.rates[0].finished, 1);
-  EXPECT_EQ(result.rates[0].used, 1);
-  EXPECT_FALSE(result.rates[0].usable);
-  EXPECT_DOUBLE_EQ(result.rates[0].mean, 1.0);
-  EXPECT_DOUBLE_EQ(result.rates[0].std, 0.0);
+  EXPECT_EQ(result.rates[0].test.used, 1);
+  EXPECT_FALSE(result.rates[0].test.usable);
+  EXPECT_DOUBLE_EQ(result.rates[0].test.mean, 1.0);
+  EXPECT_DOUBLE_EQ(result.rates[0].test.std, 0.0);
   EXPECT_EQ(result.rates[1].missing, 1);
-  EXPECT_TRUE(result.rates[1].usable);
-  EXPECT_DOUBLE_EQ(result.rates[1].mean, 3.5);
-  EXPECT_EQ(result.optimum, 1);
+  EXPECT_TRUE(result.rates[1].test.usable);
+  EXPECT_DOUBLE_EQ(result.rates[1].test.mean, 3.5);
+  EXPECT_EQ(result.test.index, 1);
   EXPECT_TRUE(results[1].complete);
 }
 
@@ -308,11 +310,11 @@ TEST(Protocol, NoUsableRate) {
   std::vector<Observation> observations;
   add_seeds(observations, autoencoder_sgd(), 0, {1});  // 1 run, k = 2
   const ConfigResult result = analyze(observations, 2, Direction::lower_is_better).at(0);
-  EXPECT_EQ(result.optimum, -1);
-  EXPECT_EQ(result.bar_low, -1);
-  EXPECT_EQ(result.bar_high, -1);
-  EXPECT_FALSE(result.optimum_at_edge);
-  EXPECT_FALSE(result.bar_at_edge);
+  EXPECT_EQ(result.test.index, -1);
+  EXPECT_EQ(result.test.bar_low, -1);
+  EXPECT_EQ(result.test.bar_high, -1);
+  EXPECT_FALSE(result.test.at_edge);
+  EXPECT_FALSE(result.test.bar_at_edge);
 }
 
 TEST(Protocol, TiesGoToTheSmallerRate) {
@@ -326,9 +328,9 @@ TEST(Protocol, TiesGoToTheSmallerRate) {
   const ConfigResult lower = analyze(observations, 1, Direction::lower_is_better).at(0);
   EXPECT_EQ(lower.rates[0].log2_effective_learning_rate, -1);
   EXPECT_EQ(lower.rates[1].log2_effective_learning_rate, 0);
-  EXPECT_EQ(lower.optimum, 0);
-  EXPECT_EQ(lower.bar_low, 0);
-  EXPECT_EQ(lower.bar_high, 1);
+  EXPECT_EQ(lower.test.index, 0);
+  EXPECT_EQ(lower.test.bar_low, 0);
+  EXPECT_EQ(lower.test.bar_high, 1);
 
   // Accuracies 90, 90, 80: the tie at 90 again goes to 2^-1.
   std::vector<Observation> accuracies;
@@ -336,7 +338,7 @@ TEST(Protocol, TiesGoToTheSmallerRate) {
   add_seeds(accuracies, autoencoder_sgd(), -1, {90});
   add_seeds(accuracies, autoencoder_sgd(), 1, {80});
   const ConfigResult higher = analyze(accuracies, 1, Direction::higher_is_better).at(0);
-  EXPECT_EQ(higher.optimum, 0);
+  EXPECT_EQ(higher.test.index, 0);
 }
 
 TEST(Protocol, EqualMetricsKeepTheLowerSeed) {
@@ -346,28 +348,31 @@ TEST(Protocol, EqualMetricsKeepTheLowerSeed) {
   observations.push_back(finished(autoencoder_sgd(), 0, 1, 2.0, 0.9));
   observations.push_back(finished(autoencoder_sgd(), 0, 0, 2.0, 0.1));
   const RateSummary rate = analyze(observations, 1, Direction::lower_is_better).at(0).rates.at(0);
-  EXPECT_DOUBLE_EQ(rate.mean, 2.0);
-  EXPECT_DOUBLE_EQ(rate.train_loss_mean, 0.1);
+  EXPECT_DOUBLE_EQ(rate.test.mean, 2.0);
+  EXPECT_DOUBLE_EQ(rate.test.other, 0.1);
 }
 
 TEST(Protocol, ConfigurationsOrderedByKey) {
-  // Batch sizes compare as numbers (256 before 1024), strings lexicographically.
+  // Model and optimizer by name, then the budget (epochs before steps, then by value: 20 before
+  // 200), then the batch size as a number (256 before 1024).
   std::vector<Observation> observations;
-  const ConfigKey wrn{"wrn-16-4", "sgd", "200 epochs", 64};
-  const ConfigKey sgd_1024{"autoencoder", "sgd", "200 epochs", 1024};
-  const ConfigKey sgd_256{"autoencoder", "sgd", "200 epochs", 256};
-  const ConfigKey momentum{"autoencoder", "momentum", "200 epochs", 4096};
-  const ConfigKey steps{"autoencoder", "sgd", "1000 steps", 8192};
-  for (const ConfigKey& config : {wrn, sgd_1024, sgd_256, momentum, steps}) {
+  const ConfigKey wrn{"wrn-16-4", "sgd", "200 epochs", 64, 0, 200};
+  const ConfigKey sgd_1024{"autoencoder", "sgd", "200 epochs", 1024, 0, 200};
+  const ConfigKey sgd_256{"autoencoder", "sgd", "200 epochs", 256, 0, 200};
+  const ConfigKey short_budget{"autoencoder", "sgd", "20 epochs", 8192, 0, 20};
+  const ConfigKey momentum{"autoencoder", "momentum", "200 epochs", 4096, 0, 200};
+  const ConfigKey steps{"autoencoder", "sgd", "1000 steps", 16, 1, 1000};
+  for (const ConfigKey& config : {wrn, sgd_1024, sgd_256, short_budget, momentum, steps}) {
     add_seeds(observations, config, 0, {1});
   }
   const auto results = analyze(observations, 1, Direction::lower_is_better);
-  ASSERT_EQ(results.size(), 5u);
+  ASSERT_EQ(results.size(), 6u);
   EXPECT_EQ(results[0].config, momentum);
-  EXPECT_EQ(results[1].config, steps);  // "1000 steps" < "200 epochs"
+  EXPECT_EQ(results[1].config, short_budget);
   EXPECT_EQ(results[2].config, sgd_256);
   EXPECT_EQ(results[3].config, sgd_1024);
-  EXPECT_EQ(results[4].config, wrn);
+  EXPECT_EQ(results[4].config, steps);
+  EXPECT_EQ(results[5].config, wrn);
 }
 
 TEST(Protocol, RejectsBadInput) {
@@ -390,7 +395,81 @@ TEST(Protocol, FormatsRates) {
   EXPECT_EQ(format_significant(-inf), "-inf");
 }
 
-const TableLabels labels{"test squared error", "final training loss"};
+TEST(Protocol, TrainingLossOptimumIsSeparate) {
+  // 004 §7: the rate that minimises the final training loss is found on its own best k.
+  // k = 2, three rates, (test metric, train loss) per seed:
+  //   2^-2: (4, 3.0) (6, 2.0) (9, 1.0)   test best {4, 6}: 5 ± 1, train there (3 + 2)/2 = 2.5
+  //                                      train best {1.0, 2.0}: 1.5 ± 0.5, test there (9 + 6)/2 = 7.5
+  //   2^-1: (7, 0.5) (8, 0.7) (9, 0.9)   test best {7, 8}: 7.5 ± 0.5; train best {0.5, 0.7}: 0.6 ± 0.1
+  //   2^0:  (9, 2.0) (9, 2.2) (9, 2.4)   test 9 ± 0; train 2.1 ± 0.1
+  // Test optimum 2^-2 (at the low edge), training-loss optimum 2^-1 (interior, bar alone:
+  // |1.5 - 0.6| > 0.1).
+  const ConfigKey config = autoencoder_sgd();
+  std::vector<Observation> observations;
+  const double rows[3][3][2] = {{{4, 3.0}, {6, 2.0}, {9, 1.0}},
+                                {{7, 0.5}, {8, 0.7}, {9, 0.9}},
+                                {{9, 2.0}, {9, 2.2}, {9, 2.4}}};
+  for (int r = 0; r < 3; ++r) {
+    for (int seed = 0; seed < 3; ++seed) {
+      observations.push_back(finished(config, r - 2, seed, rows[r][seed][0], rows[r][seed][1]));
+    }
+  }
+  const ConfigResult result = analyze(observations, 2, Direction::lower_is_better).at(0);
+  EXPECT_EQ(result.test.index, 0);
+  EXPECT_TRUE(result.test.at_edge);
+  EXPECT_DOUBLE_EQ(result.rates[0].test.other, 2.5);
+  EXPECT_DOUBLE_EQ(result.rates[0].train.mean, 1.5);
+  EXPECT_DOUBLE_EQ(result.rates[0].train.other, 7.5);
+  EXPECT_EQ(result.train.index, 1);
+  EXPECT_DOUBLE_EQ(result.rates[1].train.mean, 0.6);
+  EXPECT_NEAR(result.rates[1].train.std, 0.1, 1e-12);
+  EXPECT_EQ(result.train.bar_low, 1);
+  EXPECT_EQ(result.train.bar_high, 1);
+  EXPECT_FALSE(result.train.at_edge);
+  EXPECT_FALSE(result.train.bar_at_edge);
+}
+
+// A decoupled trial (004 §7.1): initial rate 2^a, final rate 2^f.
+Observation pair(const ConfigKey& config, double a, double f, std::int32_t seed, double metric) {
+  Observation observation = finished(config, a, seed, metric, metric);
+  observation.log2_final_effective_learning_rate = f;
+  observation.final_effective_learning_rate = std::exp2(f);
+  return observation;
+}
+
+TEST(Protocol, DecoupledPairs) {
+  // Pairs (initial, final) with final <= initial, k = 1, lower is better:
+  //   (-2,-4) 5   (-2,-3) 4   (-2,-2) 6
+  //   (-1,-4) 3   (-1,-3) 1   (-1,-2) 2   (-1,-1) 7
+  // Optimum (-1,-3) = 1 (std 0: the bar is the optimum alone); interior on both axes? The initial
+  // -1 is the top of the initial rates: at the edge. Rates are ordered initial, then final.
+  const ConfigKey config = autoencoder_sgd();
+  std::vector<Observation> observations = {
+      pair(config, -1, -1, 0, 7), pair(config, -2, -4, 0, 5), pair(config, -2, -3, 0, 4),
+      pair(config, -2, -2, 0, 6), pair(config, -1, -4, 0, 3), pair(config, -1, -3, 0, 1),
+      pair(config, -1, -2, 0, 2)};
+  const ConfigResult result = analyze(observations, 1, Direction::lower_is_better).at(0);
+  EXPECT_TRUE(result.decoupled);
+  ASSERT_EQ(result.rates.size(), 7u);
+  EXPECT_EQ(result.rates[0].log2_final_effective_learning_rate, -4);
+  EXPECT_EQ(result.rates[3].log2_effective_learning_rate, -1);
+  EXPECT_EQ(result.test.index, 4);
+  EXPECT_EQ(result.rates[4].log2_final_effective_learning_rate, -3);
+  EXPECT_TRUE(result.test.at_edge);
+  EXPECT_EQ(result.test.bar_log2_final_low, -3);
+  EXPECT_EQ(result.test.bar_log2_final_high, -3);
+
+  // With k = 1 and a tie of (-1,-3) with (-2,-2) at 1: the smaller initial rate wins.
+  observations[3].test_metric = 1;
+  const ConfigResult tie = analyze(observations, 1, Direction::lower_is_better).at(0);
+  EXPECT_EQ(tie.test.index, 2);
+  EXPECT_EQ(tie.test.bar_log2_low, -2);  // (-1,-3) is within 0 of the optimum: in the bar
+  EXPECT_EQ(tie.test.bar_log2_high, -1);
+  EXPECT_EQ(tie.test.bar_log2_final_low, -3);
+  EXPECT_EQ(tie.test.bar_log2_final_high, -2);
+}
+
+const TableLabels labels{"test squared error", "final training loss", 2, 3};
 
 // five_rates() plus configurations that exercise flags, quoting and full precision.
 std::vector<ConfigResult> table_results() {
@@ -404,42 +483,136 @@ std::vector<ConfigResult> table_results() {
   return analyze(observations, 2, Direction::lower_is_better);
 }
 
-TEST(Protocol, MarkdownTable) {
-  const std::string table = markdown_table(table_results(), labels);
-  EXPECT_NE(table.find("| Model | Optimizer | Budget | Batch size | test squared error (mean ± std, "
-                       "best k of n) | Optimal ε_eff [error bar] | final training loss at "
-                       "optimum | Flags |\n"),
+TEST(Tables, MarkdownTables) {
+  const std::string table = markdown_tables(table_results(), labels, {Field::model, Field::optimizer, Field::budget});
+  EXPECT_NE(table.find("#### autoencoder · sgd · 1000 steps: the test-optimal rate\n\n"
+                       "| B | test squared error (best 2 of 3) | optimal ε_eff | error bar (1σ) | "
+                       "final training loss there | trials |\n|---|---:|---:|---:|---:|---:|\n"),
             std::string::npos)
       << table;
   // Five-rate example: mean 5 ± 2 from the best 2 of 3, optimum 2^-1 with bar [2^-2, 2^0],
-  // train loss 0.5, no flags.
-  EXPECT_NE(table.find("| autoencoder | sgd | 1000 steps | 64 | 5 ± 2 (best 2 of 3) | "
-                       "0.5 (2^-1) [0.25 (2^-2), 1 (2^0)] | 0.5 |  |\n"),
+  // training loss there 0.5; 15 trials.
+  EXPECT_NE(table.find("| 64 | 5 ± 2 | 2^-1 | 2^-2 … 2^0 | 0.5 | 15/15 |\n"), std::string::npos) << table;
+  // 1/3 to 4 digits; 2^-4 is the first rate of the grid; a pending trial.
+  EXPECT_NE(table.find("| 128 | 0.3333 ± 0 | 2^-4 (edge) | 2^-4 (edge) | 0 | 4/5 (incomplete) |\n"),
             std::string::npos)
       << table;
-  // 1/3 to 4 digits; 2^-4 = 0.0625 is the first rate of the grid; a pending trial.
-  EXPECT_NE(table.find("| autoencoder | sgd | 1000 steps | 128 | 0.3333 ± 0 (best 2 of 2) | "
-                       "0.0625 (2^-4) [0.0625 (2^-4), 0.0625 (2^-4)] | 0 | optimum at grid edge, "
-                       "error bar at grid edge, incomplete |\n"),
+  EXPECT_NE(table.find("#### unusable · sgd · 1000 steps: the test-optimal rate"), std::string::npos);
+  EXPECT_NE(table.find("| 64 | – | – | – | – | 1/1 |\n"), std::string::npos) << table;
+  // The training-loss table of the five-rate example: every train loss there is 0 except the
+  // optimum's seeds (0.25, 0.75, 2): the smallest mean is 0 at 2^-3 (the first rate).
+  EXPECT_NE(table.find("#### autoencoder · sgd · 1000 steps: the training-loss-optimal rate (004 §7)\n\n"
+                       "| B | final training loss (best 2 of 3) | optimal ε_eff | error bar (1σ) | "
+                       "test squared error there | trials |\n"),
             std::string::npos)
       << table;
-  EXPECT_NE(table.find("| unusable | sgd | 1000 steps | 64 | — | — | — | no usable rate |\n"),
+  EXPECT_NE(table.find("| 64 | 0 ± 0 | 2^-3 (edge) | 2^-3 … 2^1 (edge) | 11 | 15/15 |\n"), std::string::npos)
+      << table;
+
+  // One table for everything: every field labels the rows.
+  const std::string single = markdown_tables(table_results(), labels, {});
+  EXPECT_NE(single.find("#### all configurations: the test-optimal rate\n\n| model | optimizer | budget | B | "),
             std::string::npos)
+      << single;
+  EXPECT_NE(single.find("| autoencoder | sgd | 1000 steps | 64 | 5 ± 2 | 2^-1 |"), std::string::npos) << single;
+}
+
+TEST(Tables, LatexTables) {
+  const std::string table = latex_tables(table_results(), {"test error (%)", "final loss", 2, 3},
+                                         {Field::model, Field::optimizer, Field::budget});
+  EXPECT_NE(table.find("\\begin{tabular}{lrcccr}\n\\toprule\nB & test error (\\%) (best 2 of 3) & "),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("64 & 5 $\\pm$ 2 & $2^{-1}$ & $2^{-2}$--$2^{0}$ & 0.5 & 15/15 \\\\\n"), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("128 & 0.3333 $\\pm$ 0 & $2^{-4}$$^\\dagger$ &"), std::string::npos) << table;
+  EXPECT_NE(table.find("\\bottomrule\n\\end{tabular}\n"), std::string::npos);
+}
+
+TEST(Tables, Sections) {
+  EXPECT_EQ(parse_fields("optimizer,batch_size"), (std::vector<Field>{Field::optimizer, Field::batch_size}));
+  EXPECT_TRUE(parse_fields("").empty());
+  EXPECT_THROW(parse_fields("optimizer,seed"), Error);
+  EXPECT_THROW(parse_fields("budget,budget"), Error);
+  // An epoch-budget study (several budgets, one B): a table per B, a row per budget.
+  std::vector<Observation> observations;
+  add_seeds(observations, {"autoencoder", "sgd", "10 epochs", 64, 0, 10}, 0, {1});
+  add_seeds(observations, {"autoencoder", "sgd", "20 epochs", 64, 0, 20}, 0, {1});
+  const auto budgets = analyze(observations, 1, Direction::lower_is_better);
+  EXPECT_EQ(default_sections(budgets), (std::vector<Field>{Field::model, Field::optimizer, Field::batch_size}));
+  EXPECT_EQ(default_sections(table_results()), (std::vector<Field>{Field::model, Field::optimizer, Field::budget}));
+  const std::string table = markdown_tables(budgets, labels, default_sections(budgets));
+  EXPECT_NE(table.find("#### autoencoder · sgd · B = 64: the test-optimal rate\n\n| budget |"), std::string::npos)
       << table;
 }
 
-TEST(Protocol, CsvTable) {
-  const std::string table = csv_table(table_results(), labels);
-  const std::string expected =
-      "model,optimizer,budget,batch_size,metric_mean,metric_std,k,n,optimal_effective_lr,"
-      "optimal_log2_effective_lr,bar_low_effective_lr,bar_high_effective_lr,"
-      "train_loss_at_optimum,optimum_at_edge,bar_at_edge,complete\n"
-      "autoencoder,sgd,1000 steps,64,5,2,2,3,0.5,-1,0.25,1,0.5,false,false,true\n"
-      "autoencoder,sgd,1000 steps,128,0.33333333333333331,0,2,2,0.0625,-4,0.0625,0.0625,0,"
-      "true,true,false\n"
-      "unusable,sgd,1000 steps,64,nan,nan,0,0,nan,nan,nan,nan,nan,false,false,true\n"
-      "\"wrn-16-4, ghost bn\",sgd,1000 steps,64,1,0,2,2,1,0,1,1,0,true,true,true\n";
-  EXPECT_EQ(table, expected);
+TEST(Tables, Csv) {
+  const std::string table = csv_table(table_results());
+  std::string header = "model,optimizer,budget_kind,budget,batch_size,complete";
+  for (const char* p : {"test", "train"}) {
+    for (const char* column : {"mean", "std", "k", "n", "optimal_effective_lr", "optimal_log2_effective_lr",
+                               "optimal_final_effective_lr", "bar_log2_low", "bar_log2_high",
+                               "bar_log2_final_low", "bar_log2_final_high", "other_mean", "optimum_at_edge",
+                               "bar_at_edge"}) {
+      header += std::string(",") + p + "_" + column;
+    }
+  }
+  EXPECT_EQ(table.substr(0, table.find('\n')), header);
+  EXPECT_NE(table.find("\nautoencoder,sgd,epochs,0,64,true,5,2,2,3,0.5,-1,nan,-2,0,nan,nan,0.5,false,false,"
+                       "0,0,2,3,0.125,-3,nan,-3,1,nan,nan,11,true,true\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("\nautoencoder,sgd,epochs,0,128,false,0.33333333333333331,0,2,2,0.0625,-4,"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("\nunusable,sgd,epochs,0,64,true,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,false,false,"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("\n\"wrn-16-4, ghost bn\",sgd,epochs,0,64,true,1,0,"), std::string::npos) << table;
+}
+
+TEST(Refine, EdgesAddRatesBeyond) {
+  // five_rates(): test optimum interior (bar 2^-2 … 2^0 inside -3 … 1) but the training-loss
+  // optimum is 2^-3, the bottom, with a bar to the top (every other rate has training loss 0):
+  // -5, -4 and 2, 3. The 128 configuration's test optimum sits at 2^-4, the bottom of {-4, -3}
+  // (-6, -5), its training-loss bar spans both rates (-2, -1 too). "unusable" has no optimum but a
+  // finished run: lower rates. The single rate of "wrn-16-4, ghost bn" is both edges.
+  const std::vector<Extension> extensions = refine(table_results(), 2);
+  ASSERT_EQ(extensions.size(), 4u);
+  EXPECT_EQ(extensions[0].config.batch_size, 64);
+  EXPECT_EQ(extensions[0].log2_rates, (std::vector<double>{-5, -4, 2, 3}));
+  EXPECT_EQ(extensions[0].reason, "train optimum or error bar at the bottom and top");
+  EXPECT_EQ(extensions[1].config.batch_size, 128);
+  EXPECT_EQ(extensions[1].log2_rates, (std::vector<double>{-6, -5, -2, -1}));
+  EXPECT_EQ(extensions[2].config.model, "unusable");
+  EXPECT_EQ(extensions[2].log2_rates, (std::vector<double>{-2, -1}));
+  EXPECT_EQ(extensions[3].log2_rates, (std::vector<double>{-2, -1, 1, 2}));
+  EXPECT_THROW(refine(table_results(), 0), Error);
+
+  const std::string toml = extension_toml({extensions[1]}, true);
+  EXPECT_EQ(toml,
+            "\n# sgd, B = 128, 1000 steps: test optimum or error bar at the bottom; train optimum or error bar at "
+            "the bottom and top\n[[grid.extend]]\noptimizer = \"sgd\"\nbatch_size = 128\nbudget = 0\n"
+            "log2_effective_lr = [-6, -5, -2, -1]\n");
+}
+
+TEST(Refine, InteriorOptimaAddNothingAndDecoupledExtendsFinals) {
+  // k = 1, lower is better, rates -3, -2, -1 with metrics 3, 1, 3 and train losses 3, 1, 3: both
+  // optima interior, bars alone (std 0).
+  std::vector<Observation> observations;
+  for (int r = 0; r < 3; ++r) {
+    observations.push_back(finished(autoencoder_sgd(), r - 3, 0, r == 1 ? 1 : 3, r == 1 ? 1 : 3));
+  }
+  EXPECT_TRUE(refine(analyze(observations, 1, Direction::lower_is_better), 2).empty());
+
+  // Decoupled: initial {-1} final {-3, -2}; the optimum's final rate -3 is the bottom of the finals:
+  // finals -5, -4 added; the initial rate -1 alone is both edges of its axis: -3, -2 and 0, 1.
+  const ConfigKey config = autoencoder_sgd();
+  const std::vector<Observation> pairs = {pair(config, -1, -3, 0, 1), pair(config, -1, -2, 0, 2)};
+  const auto extensions = refine(analyze(pairs, 1, Direction::lower_is_better), 2);
+  ASSERT_EQ(extensions.size(), 1u);
+  EXPECT_EQ(extensions[0].log2_rates, (std::vector<double>{-3, -2, -1, 0, 1}));
+  EXPECT_EQ(extensions[0].log2_final_rates, (std::vector<double>{-5, -4, -3, -2}));
 }
 
 }  // namespace

@@ -135,3 +135,90 @@ TEST(Spec, RelativeDataPathIsResolvedAgainstTheSpecFolder) {
 TEST(Spec, MissingSpecFileIsNamed) {
   expect_error([] { sgdsweep::spec::load_spec("/nonexistent/sweep.toml"); }, {"/nonexistent/sweep.toml", "cannot open"});
 }
+
+TEST(Spec, GridExtendEntries) {
+  const std::string text = std::string(kValid) + R"(
+# Added by sgdsweep-analyze --refine
+[[grid.extend]]
+optimizer = "sgd"
+batch_size = 16
+log2_effective_lr = [-4, -5]
+
+[[grid.extend]]
+optimizer = "momentum"
+batch_size = 64
+budget = 2.5
+log2_effective_lr = { from = -10, to = -9 }
+)";
+  const auto spec = parse_spec(text, "unit.toml");
+  ASSERT_EQ(spec.grid_extensions.size(), 2u);
+  const auto& first = spec.grid_extensions[0];
+  EXPECT_EQ(first.optimizer, sgdsweep::spec::OptimizerKind::sgd);
+  EXPECT_EQ(first.batch_size, 16);
+  EXPECT_EQ(first.budget, 2.5);  // the only budget
+  EXPECT_EQ(first.log2_effective_learning_rates, (std::vector<double>{-5, -4}));
+  EXPECT_TRUE(first.log2_final_effective_learning_rates.empty());
+  const auto& second = spec.grid_extensions[1];
+  EXPECT_EQ(second.optimizer, sgdsweep::spec::OptimizerKind::momentum);
+  EXPECT_EQ(second.log2_effective_learning_rates, (std::vector<double>{-10, -9}));
+  EXPECT_TRUE(parse_spec(kValid, "unit.toml").grid_extensions.empty());
+}
+
+TEST(Spec, GridExtendDecoupledFinalRatesDefaultToTheGrid) {
+  std::string text = replace(kValid, "gamma = 3.0\n", "");
+  text = replace(text, "log2_effective_lr = { from = -8, to = -6, step = 0.5 }",
+                 "log2_effective_lr = [-2, 0]\nlog2_final_effective_lr = [-8, -1]");
+  const auto spec = parse_spec(text + R"(
+[[grid.extend]]
+optimizer = "sgd"
+batch_size = 64
+log2_effective_lr = [1]
+
+[[grid.extend]]
+optimizer = "sgd"
+batch_size = 64
+log2_effective_lr = [1]
+log2_final_effective_lr = [-9]
+)", "unit.toml");
+  EXPECT_EQ(spec.grid_extensions[0].log2_final_effective_learning_rates, (std::vector<double>{-8, -1}));
+  EXPECT_EQ(spec.grid_extensions[1].log2_final_effective_learning_rates, (std::vector<double>{-9}));
+}
+
+TEST(Spec, GridExtendErrorsNameTheEntryAndField) {
+  const auto extended = [](const std::string& entries) { return std::string(kValid) + "\n" + entries; };
+  const std::string good = "[[grid.extend]]\noptimizer = \"sgd\"\nbatch_size = 16\nlog2_effective_lr = [-3]\n";
+  expect_error([&] { parse_spec(extended(good + "rates = [1]\n"), "unit.toml"); },
+               {"unit.toml:", "unknown key 'rates' in [grid].extend[0]", "valid keys: optimizer, batch_size"});
+  expect_error([&] { parse_spec(replace(extended(good), "\"momentum\", \"sgd\"", "\"momentum\""), "unit.toml"); },
+               {"[grid].extend[0].optimizer", "'sgd' is not one of [optimizer].names (momentum)"});
+  expect_error([&] { parse_spec(extended(good + "\n" + replace(good, "16", "32")), "unit.toml"); },
+               {"[grid].extend[1].batch_size", "= 32 is not one of [grid].batch_sizes (64, 16)"});
+  expect_error([&] { parse_spec(extended(good + "budget = 3\n"), "unit.toml"); },
+               {"[grid].extend[0].budget", "= 3 is not one of the [budget] values (2.5)"});
+  expect_error([&] { parse_spec(replace(extended(good), "epochs = 2.5", "epochs = [1, 2]"), "unit.toml"); },
+               {"missing required [grid].extend[0].budget", "several budgets", "1, 2"});
+  expect_error([&] { parse_spec(extended(replace(good, "[-3]", "[]")), "unit.toml"); },
+               {"[grid].extend[0].log2_effective_lr", "at least one learning rate"});
+  expect_error([&] { parse_spec(extended(replace(good, "log2_effective_lr = [-3]\n", "")), "unit.toml"); },
+               {"missing required [grid].extend[0].log2_effective_lr"});
+  expect_error([&] { parse_spec(extended(replace(good, "optimizer = \"sgd\"\n", "")), "unit.toml"); },
+               {"missing required [grid].extend[0].optimizer", "one of [optimizer].names: momentum, sgd"});
+  expect_error([&] { parse_spec(extended(good + "log2_final_effective_lr = [-9]\n"), "unit.toml"); },
+               {"[grid].extend[0].log2_final_effective_lr", "decoupled specs only"});
+  expect_error([&] { parse_spec(replace(kValid, "[grid]\n", "[grid]\nextend = 3\n"), "unit.toml"); },
+               {"[grid].extend must be an array of tables", "[[grid.extend]]"});
+}
+
+TEST(Spec, UnrecordedDifferencesAreTheSectionsTheColumnsDoNotHold) {
+  using sgdsweep::spec::unrecorded_differences;
+  const std::string extended =
+      std::string(kValid) + "\n[[grid.extend]]\noptimizer = \"sgd\"\nbatch_size = 16\nlog2_effective_lr = [-3]\n";
+  EXPECT_TRUE(unrecorded_differences(kValid, extended).empty());
+  EXPECT_TRUE(unrecorded_differences(kValid, replace(kValid, "[64, 16]", "[64, 16, 256]")).empty());
+  EXPECT_EQ(unrecorded_differences(kValid, replace(kValid, "init = \"glorot\"", "init = \"sparse\"")),
+            (std::vector<std::string>{"[model]"}));
+  EXPECT_EQ(unrecorded_differences(kValid, replace(kValid, "points = 4", "points = 4\ntrain_examples = 10")),
+            (std::vector<std::string>{"[evaluation]"}));
+  EXPECT_EQ(unrecorded_differences(replace(kValid, "train_examples = 1000\n", ""), kValid),
+            (std::vector<std::string>{"[data]"}));
+}

@@ -4,7 +4,10 @@
 #include <mpi.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "spec/grid.hpp"
 #include "store/h5.hpp"
@@ -48,6 +51,17 @@ spec::TrialOutcome finished_outcome(const spec::Trial& trial) {
   return outcome;
 }
 
+// Diverged at step 3: one evaluation and two step losses, the second non-finite.
+spec::TrialOutcome diverged_outcome() {
+  spec::TrialOutcome diverged;
+  diverged.status = spec::TrialStatus::diverged;
+  diverged.message = "non-finite training loss at step 3";
+  diverged.curve.push_back({0, 0.0, 0.125, 9.0, 19.0});
+  diverged.step_losses = {2.0f, NAN};
+  diverged.steps_completed = 3;
+  return diverged;
+}
+
 }  // namespace
 
 TEST(SweepFile, RoundTripFinishedDivergedAndPendingTrials) {
@@ -63,13 +77,7 @@ TEST(SweepFile, RoundTripFinishedDivergedAndPendingTrials) {
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
   file.write_outcome(trials[0], finished_outcome(trials[0]), 0);
-  spec::TrialOutcome diverged;
-  diverged.status = spec::TrialStatus::diverged;
-  diverged.message = "non-finite training loss at step 3";
-  diverged.curve.push_back({0, 0.0, 0.125, 9.0, 19.0});
-  diverged.step_losses = {2.0f, NAN};
-  diverged.steps_completed = 3;
-  file.write_outcome(trials[5], diverged, 0);
+  file.write_outcome(trials[5], diverged_outcome(), 0);
   file.close();
 
   const store::SweepContents contents = store::read_sweep(path);
@@ -211,4 +219,141 @@ TEST(SweepFile, CreatingInAMissingFolderNamesThePath) {
 TEST(SweepFile, ReadingSomethingElseSaysSo) {
   sgdsweep::testing::TemporaryFolder folder;
   sgdsweep::testing::expect_error([&] { store::read_sweep(folder.file("missing.h5")); }, {"missing.h5"});
+}
+
+namespace {
+
+// The round-trip sweep with one finished, one diverged and one failed trial (of 8).
+void write_partial_sweep(const std::string& path, const spec::Spec& spec, const std::vector<spec::Trial>& trials) {
+  store::SweepFile file = store::SweepFile::create(path, MPI_COMM_SELF, spec, trials, {10, 5, 10, "a", "b", 1});
+  file.write_outcome(trials[0], finished_outcome(trials[0]), 0);
+  file.write_outcome(trials[5], diverged_outcome(), 3, 2);
+  spec::TrialOutcome failed;
+  failed.status = spec::TrialStatus::failed;
+  failed.message = "rank 0: out of memory";
+  file.write_outcome(trials[2], failed, 0);
+  file.close();
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The round-trip spec's text followed by `entries`.
+spec::Spec extended_spec(const std::string& entries) {
+  return spec::parse_spec(round_trip_spec().source_text + entries, "extended.toml");
+}
+
+// The round-trip spec with `from` replaced by `to` in its text.
+spec::Spec edited_spec(const std::string& from, const std::string& to, const std::string& name) {
+  std::string text = round_trip_spec().source_text;
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return spec::parse_spec(text.replace(at, from.size(), to), name);
+}
+
+}  // namespace
+
+TEST(SweepFile, AppendCopiesTheOldRowsByteForByteAndAddsPendingTrials) {
+  sgdsweep::testing::TemporaryFolder folder;
+  const std::string path = folder.file("append.h5");
+  const spec::Spec spec = round_trip_spec();
+  const auto trials = spec::expand_grid(spec, {10, 5});
+  write_partial_sweep(path, spec, trials);
+  const store::SweepContents before = store::read_sweep(path);
+
+  // -2 is in the grid already; -1 adds 2 trials (both seeds).
+  const spec::Spec extended = extended_spec(
+      "[[grid.extend]]\noptimizer = \"sgd\"\nbatch_size = 4\nlog2_effective_lr = [-2, -1]\n");
+  const auto more = spec::expand_grid(extended, {10, 5});
+  ASSERT_EQ(more.size(), trials.size() + 2);
+  store::SweepFile::Resume resume;
+  store::SweepFile file =
+      store::SweepFile::append(path, MPI_COMM_SELF, extended, more, {10, 5, 10, "a", "b", 1}, resume);
+  file.close();
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+  EXPECT_EQ(resume.added, 2);
+  EXPECT_EQ(resume.kept, 2);
+  EXPECT_EQ(resume.failed, 1);
+  EXPECT_EQ(resume.corrupt, 0);
+  EXPECT_EQ(resume.to_run, (std::vector<std::int64_t>{1, 2, 3, 4, 6, 7, 8, 9}));
+
+  const store::SweepContents after = store::read_sweep(path);
+  EXPECT_EQ(after.spec_toml, extended.source_text);
+  ASSERT_EQ(after.trials.size(), more.size());
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const store::StoredTrial& old = before.trials[i];
+    const store::StoredTrial& now = after.trials[i];
+    EXPECT_EQ(now.trial.log2_effective_learning_rate, old.trial.log2_effective_learning_rate);
+    EXPECT_EQ(now.checksum, old.checksum) << "trial " << i;
+    EXPECT_EQ(now.rank, old.rank);
+    EXPECT_EQ(now.team_size, old.team_size);
+    EXPECT_EQ(now.outcome.message, old.outcome.message);
+    EXPECT_EQ(now.outcome.steps_completed, old.outcome.steps_completed);
+    ASSERT_EQ(now.outcome.step_losses.size(), old.outcome.step_losses.size());
+    EXPECT_EQ(std::memcmp(now.outcome.step_losses.data(), old.outcome.step_losses.data(),
+                          old.outcome.step_losses.size() * sizeof(float)), 0) << "trial " << i;
+    for (std::size_t k = 0; k < old.outcome.curve.size(); ++k) {
+      EXPECT_EQ(std::memcmp(&now.outcome.curve[k], &old.outcome.curve[k], sizeof(spec::CurvePoint)), 0)
+          << "trial " << i << " eval " << k;
+    }
+    // The failed trial was copied, then set back to pending like --resume does.
+    EXPECT_EQ(now.outcome.status, i == 2 ? spec::TrialStatus::pending : old.outcome.status);
+    if (now.outcome.status != spec::TrialStatus::pending) {
+      EXPECT_EQ(now.checksum, store::outcome_checksum(now));
+    }
+  }
+  for (std::size_t i = trials.size(); i < more.size(); ++i) {
+    EXPECT_EQ(after.trials[i].outcome.status, spec::TrialStatus::pending);
+    EXPECT_EQ(after.trials[i].trial.log2_effective_learning_rate, -1);
+    EXPECT_EQ(after.trials[i].trial.optimizer, spec::OptimizerKind::sgd);
+    EXPECT_EQ(after.trials[i].rank, -1);
+  }
+  EXPECT_EQ(after.trials[5].outcome.message, "non-finite training loss at step 3");
+  EXPECT_EQ(after.trials[5].team_size, 2);
+}
+
+TEST(SweepFile, AppendRefusesAGridThatDoesNotStartWithTheFileAndLeavesItAlone) {
+  sgdsweep::testing::TemporaryFolder folder;
+  const std::string path = folder.file("refuse.h5");
+  const spec::Spec spec = round_trip_spec();
+  const auto trials = spec::expand_grid(spec, {10, 5});
+  write_partial_sweep(path, spec, trials);
+  const std::string bytes = file_bytes(path);
+
+  const spec::Spec other = edited_spec("[-3, -2]", "[-3, -1]", "other.toml");
+  store::SweepFile::Resume resume;
+  sgdsweep::testing::expect_error(
+      [&] {
+        store::SweepFile::append(path, MPI_COMM_SELF, other, spec::expand_grid(other, {10, 5}), {}, resume);
+      },
+      {path, "trial 2 differs in column log2_effective_learning_rate", "-2 in the file, -1 in other.toml",
+       "[[grid.extend]]"});
+  const spec::Spec changed = edited_spec("name = \"autoencoder\"", "name = \"autoencoder\"\ninit = \"glorot\"",
+                                         "changed.toml");
+  sgdsweep::testing::expect_error(
+      [&] {
+        store::SweepFile::append(path, MPI_COMM_SELF, changed, spec::expand_grid(changed, {10, 5}), {}, resume);
+      },
+      {path, "differs from the file's spec", "[model]"});
+  const spec::Spec fewer = edited_spec("[-3, -2]", "[-3]", "fewer.toml");
+  sgdsweep::testing::expect_error(
+      [&] { store::SweepFile::append(path, MPI_COMM_SELF, fewer, spec::expand_grid(fewer, {10, 5}), {}, resume); },
+      {path, "holds 8 trials", "expands to only 4"});
+  EXPECT_EQ(file_bytes(path), bytes);
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+}
+
+TEST(SweepFile, AppendWithTheFilesOwnSpecIsAResume) {
+  sgdsweep::testing::TemporaryFolder folder;
+  const std::string path = folder.file("same.h5");
+  const spec::Spec spec = round_trip_spec();
+  const auto trials = spec::expand_grid(spec, {10, 5});
+  write_partial_sweep(path, spec, trials);
+  store::SweepFile::Resume resume;
+  store::SweepFile::append(path, MPI_COMM_SELF, spec, trials, {}, resume).close();
+  EXPECT_EQ(resume.added, 0);
+  EXPECT_EQ(resume.kept, 2);
+  EXPECT_EQ(resume.to_run, (std::vector<std::int64_t>{1, 2, 3, 4, 6, 7}));
 }
