@@ -247,13 +247,15 @@ RegimeFit fit_regime(const std::vector<RatePoint>& points, double grid_step) {
                                  " at one sigma, unbounded above"));
   }
   Regime regime = Regime::unknown;
-  if (fit.slope - fit.slope_std > 0) {
-    regime = Regime::noise_dominated;  // the optimum keeps growing with B
-  } else if (fit.slope + fit.slope_std < 0) {
+  // Flat first: a slope positive by one sigma but below square-root scaling even at +1 sigma is a
+  // plateau, not the noise-dominated growth (004 §5), and the label of describe() must agree.
+  if (fit.slope + fit.slope_std < 0) {
     notes.push_back(concat("the optimal rate falls with B (slope ", fixed(fit.slope, 2), " ± ",
                            fixed(fit.slope_std, 2), "), which neither regime predicts: regimes unknown"));
   } else if (fit.slope + fit.slope_std < 0.5) {
     regime = Regime::curvature_dominated;  // flat: no growth, not even square-root scaling
+  } else if (fit.slope - fit.slope_std > 0) {
+    regime = Regime::noise_dominated;  // the optimum keeps growing with B
   } else {
     notes.push_back(concat("the slope ", fixed(fit.slope, 2), " ± ", fixed(fit.slope_std, 2),
                            " is neither clearly rising nor flat: regimes unknown"));

@@ -35,10 +35,10 @@
 //   conditional on x_c, so it runs small when the break is poorly placed (on the noisy synthetic
 //   curves of the tests, 95% of slopes lie within 3 sigma of the truth, not 99.7%).
 // - Regimes with a break: x < log2_critical_low noise dominated, x > log2_critical_high curvature
-//   dominated, otherwise transition. Without a break (three or more batch sizes): if the slope is
-//   positive by more than one sigma the rate keeps growing, so every fitted point is noise dominated;
-//   if instead 0 ≤ slope + sigma < 0.5 (slower than even square-root scaling, not clearly falling)
-//   the rate is flat, so every fitted point is curvature dominated (004 App. C, table 7: "the optimal
+//   dominated, otherwise transition. Without a break (three or more batch sizes): if
+//   0 ≤ slope + sigma < 0.5 (slower than even square-root scaling, not clearly falling) the rate is
+//   flat, so every fitted point is curvature dominated; otherwise, if the slope is positive by more
+//   than one sigma the rate keeps growing, so every fitted point is noise dominated (004 App. C, table 7: "the optimal
 //   effective learning rate is independent of the batch size ... close to curvature dominated
 //   regime"); else (a falling rate, or too uncertain a slope) unknown. Edge points are classified by
 //   x against a reported break, unknown without one.

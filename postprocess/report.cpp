@@ -71,10 +71,14 @@ std::string regime_summary(const std::vector<ConfigResult>& results, const std::
                            bool higher_is_better) {
   std::ostringstream out;
   out << "Regimes (optimal ε_eff against B on log–log axes, fit log2 ε = a + s·min(log2 B, log2 B*)):\n";
+  int shown = 0;
   for (const Series& s : series) {
+    if (s.configs.size() < 2) continue;  // one batch size: nothing to say about B
     out << "- " << s.key.model << " · " << s.key.optimizer << " · " << s.key.budget << ": "
         << describe(s.fit, s.points) << "\n";
+    ++shown;
   }
+  if (shown == 0) out << "- none: every series (model × optimizer × budget) has a single batch size\n";
 
   // SGD against Momentum wherever both ran the same configuration.
   std::map<decltype(comparison_key(ConfigKey{})), std::map<std::string, const ConfigResult*>> pairs;
