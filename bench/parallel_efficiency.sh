@@ -24,6 +24,18 @@ run "$ranks" "$work/np$ranks.h5"
 tn=$seconds
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 compare=$(/usr/bin/python3 tests/integration/check_sweep.py --compare "$work/np1.h5" "$work/np$ranks.h5" | tail -1)
+# Where the time went: the sum of the trials' wall times (trial work, evaluation included) per rank,
+# and the mean training throughput of a trial, in each run.
+split=$(/usr/bin/python3 - "$work/np1.h5" "$work/np$ranks.h5" <<'PY'
+import sys
+import h5py
+for path in sys.argv[1:]:
+    with h5py.File(path, "r") as f:
+        wall, rank, eps = f["wall_seconds"][()], f["rank"][()], f["examples_per_second"][()]
+        per_rank = ", ".join(f"{wall[rank == r].sum():.1f}" for r in sorted(set(rank.tolist())))
+        print(f"| {int(f.attrs['ranks'])} | {wall.sum():.1f} | {per_rank} | {eps.mean():.0f} |")
+PY
+)
 plan=$(build/default/src/sgdsweep plan "$spec" --ranks "$ranks" | grep -E "makespan|efficiency")
 read -r speedup efficiency < <(echo "$t1 $tn $ranks" | awk '{printf "%.3f %.3f\n", $1/$2, $1/($3*$2)}')
 out="bench/results/parallel-efficiency-$(date +%F).md"
