@@ -66,7 +66,7 @@ void write_key_columns(hid_t group, signed char model_code, const std::vector<Co
   write_column(group, "optimizer", optimizer, "optimizer (flag_values / flag_meanings)");
   write_column(group, "budget_kind", budget_kind, "epochs or steps (flag_values / flag_meanings)");
   write_column(group, "budget", budget, "the budget in epochs or steps (budget_kind)");
-  write_flags(group, "model", {0, 1, 2}, "autoencoder wrn lstm");
+  write_flags(group, "model", {0, 1, 2, 3}, "autoencoder wrn lstm resnet");
   write_flags(group, "optimizer", {0, 1}, "sgd momentum");
   write_flags(group, "budget_kind", {0, 1}, "epochs steps");
 }

@@ -10,6 +10,7 @@ packages=(
   libtrilinos-kokkos-dev                       # Kokkos 3.4 (host kernels)
   libopenblas-dev                              # single-threaded BLAS per rank
   libcli11-dev libtomlplusplus-dev zlib1g-dev  # command line, spec files, gzip'd IDX data
+  libturbojpeg0-dev                            # ImageNet-layout JPEG folders (libjpeg-turbo's TurboJPEG)
   libgtest-dev libbenchmark-dev                # tests and benchmarks
   python3 python3-h5py python3-numpy python3-matplotlib python3-pil python3-torch  # readers, reference
   dataset-fashion-mnist                        # the demo and test data

@@ -34,4 +34,16 @@ void glorot_uniform_init(float* weights, std::int64_t out, std::int64_t in, cons
   }
 }
 
+void normal_init(float* values, std::int64_t count, double deviation, const CounterRng& rng,
+                 std::uint32_t stream) {
+  for (std::int64_t i = 0; i < count; ++i) values[i] = static_cast<float>(deviation * rng.normal(stream, i));
+}
+
+void uniform_init(float* values, std::int64_t count, double bound, const CounterRng& rng,
+                  std::uint32_t stream) {
+  for (std::int64_t i = 0; i < count; ++i) {
+    values[i] = static_cast<float>((2.0 * rng.uniform(stream, i) - 1.0) * bound);
+  }
+}
+
 }  // namespace sgdsweep::nn

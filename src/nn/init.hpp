@@ -19,4 +19,13 @@ void sparse_init(float* weights, std::int64_t out, std::int64_t in, int connecti
 void glorot_uniform_init(float* weights, std::int64_t out, std::int64_t in, const CounterRng& rng,
                          std::uint32_t stream);
 
+// N(0, deviation²) for each of `count` values (He initialisation: deviation = sqrt(2 / fan)).
+void normal_init(float* values, std::int64_t count, double deviation, const CounterRng& rng,
+                 std::uint32_t stream);
+
+// U(−bound, bound) for each of `count` values (PyTorch's nn.Linear default: bound = 1/sqrt(in) for
+// the weight and the bias).
+void uniform_init(float* values, std::int64_t count, double bound, const CounterRng& rng,
+                  std::uint32_t stream);
+
 }  // namespace sgdsweep::nn

@@ -37,6 +37,23 @@ struct Conv2dShape {
   std::int64_t weight_count() const { return out_channels * kernel * kernel * in_channels; }
 };
 
+// A 2-D pooling window over NHWC images [batch, height, width, channels]: kernel × kernel windows
+// every `stride` pixels, the image padded by `padding` on every side (padding <= kernel / 2, as
+// PyTorch requires, so every window holds a pixel). Output [batch, out_height, out_width, channels].
+struct Pool2dShape {
+  std::int64_t batch = 0;
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+  std::int64_t channels = 0;
+  std::int64_t kernel = 3;
+  std::int64_t stride = 2;
+  std::int64_t padding = 1;
+  std::int64_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
+  std::int64_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
+  std::int64_t input_count() const { return batch * height * width * channels; }
+  std::int64_t output_count() const { return batch * out_height() * out_width() * channels; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -145,6 +162,15 @@ class Backend {
   // dx[b, p, c] = dy[b, c] / pixels.
   virtual void average_pool_backward(const float* dy, std::int64_t batch, std::int64_t pixels,
                                      std::int64_t channels, float* dx) = 0;
+  // Max pooling (see Pool2dShape): y[b, oy, ox, c] = the largest x[b, iy, ix, c] of the window, the
+  // padding never chosen; argmax[b, oy, ox, c] = iy·width + ix of the first largest value in window
+  // order (ky, then kx, ascending; a NaN wins and propagates), as PyTorch's max_pool2d picks it.
+  virtual void max_pool_forward(const Pool2dShape& shape, const float* x, float* y,
+                                std::int32_t* argmax) = 0;
+  // dx[b, iy, ix, c] = Σ dy[b, oy, ox, c] over the outputs whose argmax is (iy, ix), added in output
+  // order (oy, then ox, ascending); 0 where no output chose the pixel. dx is overwritten.
+  virtual void max_pool_backward(const Pool2dShape& shape, const float* dy, const std::int32_t* argmax,
+                                 float* dx) = 0;
 
   // ---- recurrent ----------------------------------------------------------------------------------
   // One LSTM step for `rows` sequences of `hidden` units. gates [rows, 4·hidden] holds the

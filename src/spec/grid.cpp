@@ -30,7 +30,7 @@ std::int64_t steps_per_epoch(const Spec& spec, const DataShape& data, std::int64
 
 std::int64_t microbatch_size(const Spec& spec, std::int64_t batch_size) {
   std::int64_t rows = batch_size;
-  if (spec.model == ModelKind::wide_resnet && spec.batch_norm) {
+  if ((spec.model == ModelKind::wide_resnet && spec.batch_norm) || spec.model == ModelKind::resnet) {
     rows = spec.ghost_batch_size;
   } else if (spec.microbatch > 0) {
     rows = spec.microbatch;
@@ -39,6 +39,49 @@ std::int64_t microbatch_size(const Spec& spec, std::int64_t batch_size) {
   }
   return std::min(rows, batch_size);
 }
+
+namespace {
+
+// Multiply-adds of one ResNet-50 forward pass (resnet.cpp) on height × width images: the
+// convolutions and the classifier (BN, ReLU, pooling and the residual sums are a few percent more
+// element operations, left out like the WRN's). 4.09e9 at 224×224 with 1000 classes (the usual
+// "4.1 GFLOPs", which counts multiply-adds), 8.3e7 at 32×32 and 3.3e8 at 64×64 with 10 classes.
+double resnet50_forward_multiply_adds(std::int64_t height, std::int64_t width, std::int64_t classes) {
+  const auto out = [](std::int64_t size, std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
+    return (size + 2 * padding - kernel) / stride + 1;
+  };
+  std::int64_t h = out(height, 7, 2, 3), w = out(width, 7, 2, 3);
+  double total = static_cast<double>(h * w) * 64 * 49 * 3;  // stem conv7×7/2
+  h = out(h, 3, 2, 1);  // max pool 3×3/2
+  w = out(w, 3, 2, 1);
+  const std::int64_t blocks[4] = {3, 4, 6, 3};
+  double channels = 64;
+  for (int group = 0; group < 4; ++group) {
+    const double width_g = 64 << group, out_channels = 4 * width_g;
+    for (std::int64_t b = 0; b < blocks[group]; ++b) {
+      const std::int64_t stride = b == 0 && group > 0 ? 2 : 1;
+      const auto in_pixels = static_cast<double>(h * w);
+      h = out(h, 3, stride, 1);
+      w = out(w, 3, stride, 1);
+      const auto out_pixels = static_cast<double>(h * w);
+      total += in_pixels * channels * width_g                 // conv1 1×1 at the input's size
+               + out_pixels * width_g * width_g * 9           // conv2 3×3 (the stride)
+               + out_pixels * width_g * out_channels;         // conv3 1×1
+      if (b == 0) total += out_pixels * channels * out_channels;  // the projection shortcut
+      channels = out_channels;
+    }
+  }
+  return total + channels * static_cast<double>(classes);
+}
+
+// The pixels of the images a spec's model sees: the dataset's native size. TODO(issue #8, data
+// half): when [data] gets an image-size key (ImageNet at 224, or CIFAR JPEGs resized), read it here.
+std::pair<std::int64_t, std::int64_t> image_size(const Spec& spec) {
+  if (spec.dataset == "imagenet") return {224, 224};
+  return {32, 32};  // cifar10, cifar100
+}
+
+}  // namespace
 
 double flops_per_example(const Spec& spec) {
   // Multiply-adds of the forward pass; × 2 FLOPs × 3 for forward and backward.
@@ -62,6 +105,12 @@ double flops_per_example(const Spec& spec) {
         }
       }
       forward += channels * 100;
+      break;
+    }
+    case ModelKind::resnet: {
+      const auto [height, width] = image_size(spec);
+      const std::int64_t classes = spec.dataset == "cifar10" ? 10 : spec.dataset == "cifar100" ? 100 : 1000;
+      forward = resnet50_forward_multiply_adds(height, width, classes);
       break;
     }
     case ModelKind::lstm: {

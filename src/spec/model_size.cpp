@@ -1,4 +1,4 @@
-// Parameter counts of the three models, declaration by declaration as src/nn/models/*.cpp make
+// Parameter counts of the four models, declaration by declaration as src/nn/models/*.cpp make
 // them (tests/unit/test_planner.cpp builds the real models and compares).
 #include "spec/model_size.hpp"
 
@@ -11,6 +11,7 @@ std::int64_t default_classes_or_vocabulary(const Spec& spec) {
   if (spec.dataset == "cifar10") return 10;
   if (spec.dataset == "cifar100") return 100;
   if (spec.dataset == "ptb") return 10000;
+  if (spec.dataset == "imagenet") return 1000;
   fail(spec.source_path, ": [data].dataset '", spec.dataset, "' has no default class count or vocabulary");
 }
 
@@ -41,6 +42,27 @@ std::int64_t wide_resnet_parameters(const Spec& spec, std::int64_t classes) {
   return count + norm(channels) + channels * classes + classes;
 }
 
+// ResNet-50 (resnet.cpp) on 3-channel images: stem conv7×7 3 → 64 and its BN; per bottleneck block
+// conv1×1 in → w, BN, conv3×3 w → w, BN, conv1×1 w → 4w, BN, and in each group's first block a 1×1
+// projection in → 4w with its BN; linear classifier 2048 → classes. No conv biases; a BN is γ, β,
+// running mean and running variance. 25,557,032 trained values for 1000 classes (torchvision's
+// resnet50) plus 53,120 running statistics.
+std::int64_t resnet50_parameters(std::int64_t classes) {
+  constexpr std::int64_t kImageChannels = 3, kBlocks[4] = {3, 4, 6, 3};
+  const auto norm = [](std::int64_t channels) { return 4 * channels; };
+  std::int64_t count = 64 * 7 * 7 * kImageChannels + norm(64);
+  std::int64_t channels = 64;
+  for (int group = 0; group < 4; ++group) {
+    const std::int64_t width = 64LL << group, out = 4 * width;
+    for (std::int64_t b = 0; b < kBlocks[group]; ++b) {
+      count += channels * width + norm(width) + width * width * 9 + norm(width) + width * out + norm(out);
+      if (b == 0) count += channels * out + norm(out);  // the projection shortcut
+      channels = out;
+    }
+  }
+  return count + channels * classes + classes;
+}
+
 // Zaremba et al. (lstm_lm.cpp): embedding V×H; per layer W_ih 4H×H, W_hh 4H×H, one bias 4H (the
 // embedding has H dimensions, so every layer's input is H wide); decoder H×V + V.
 std::int64_t lstm_parameters(const Spec& spec, std::int64_t vocabulary) {
@@ -67,6 +89,9 @@ std::int64_t parameter_count(const Spec& spec, std::int64_t classes_or_vocabular
     case ModelKind::wide_resnet:
       return wide_resnet_parameters(spec, classes_or_vocabulary > 0 ? classes_or_vocabulary
                                                                     : default_classes_or_vocabulary(spec));
+    case ModelKind::resnet:
+      return resnet50_parameters(classes_or_vocabulary > 0 ? classes_or_vocabulary
+                                                           : default_classes_or_vocabulary(spec));
     case ModelKind::lstm:
       return lstm_parameters(spec, classes_or_vocabulary > 0 ? classes_or_vocabulary
                                                              : default_classes_or_vocabulary(spec));

@@ -34,12 +34,12 @@ struct Spec {
 
   // [model]
   ModelKind model = ModelKind::autoencoder;
-  std::string model_name = "autoencoder";  // as written: "autoencoder", "wrn-16-4", "lstm"
+  std::string model_name = "autoencoder";  // as written: "autoencoder", "wrn-16-4", "resnet50", "lstm"
   std::string init = "sparse";  // autoencoder: "sparse" (Martens 2010) | "glorot"
   std::int64_t depth = 16;      // wrn: depth and width from the name wrn-<depth>-<width>
   std::int64_t width = 4;
   bool batch_norm = true;       // wrn: "ghost-bn" (true) | "skipinit" (false)
-  std::int64_t ghost_batch_size = 64;
+  std::int64_t ghost_batch_size = 64;  // wrn with ghost BN and resnet50
   double dropout = 0.0;         // wrn SkipInit: 0.6 before the classifier; lstm: 0.5
   std::int64_t layers = 2;      // lstm
   std::int64_t hidden = 650;
@@ -67,7 +67,7 @@ struct Spec {
   // [optimizer]
   std::vector<OptimizerKind> optimizers;
   double momentum = 0.9;
-  double l2 = 1e-5;        // default by model: autoencoder 1e-5, wrn 5e-4, lstm 0 (appendix B.2)
+  double l2 = 1e-5;        // default by model: autoencoder 1e-5, wrn 5e-4, resnet50 1e-4, lstm 0
   double clip_norm = 0.0;  // global gradient-norm clipping; default by model: lstm 5, others none
 
   // [grid]

@@ -8,6 +8,7 @@ const char* name(ModelKind kind) {
     case ModelKind::autoencoder: return "autoencoder";
     case ModelKind::wide_resnet: return "wrn";
     case ModelKind::lstm: return "lstm";
+    case ModelKind::resnet: return "resnet";
   }
   return "?";
 }
@@ -29,6 +30,7 @@ MetricInfo metric_info(ModelKind kind) {
       return {"squared error per image", "test squared error per image", false,
               MetricInfo::From::metric_mean};
     case ModelKind::wide_resnet:
+    case ModelKind::resnet:
       return {"cross-entropy", "test accuracy (%)", true, MetricInfo::From::metric_percent};
     case ModelKind::lstm:
       return {"cross-entropy per token", "test perplexity", false, MetricInfo::From::exp_loss_mean};

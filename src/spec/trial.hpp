@@ -9,7 +9,7 @@
 namespace sgdsweep::spec {
 
 // Integer codes are stored in the sweep file (flag_values / flag_meanings); never renumber.
-enum class ModelKind : std::int8_t { autoencoder = 0, wide_resnet = 1, lstm = 2 };
+enum class ModelKind : std::int8_t { autoencoder = 0, wide_resnet = 1, lstm = 2, resnet = 3 };
 enum class OptimizerKind : std::int8_t { sgd = 0, momentum = 1 };
 enum class BudgetKind : std::int8_t { epochs = 0, steps = 1 };
 enum class TrialStatus : std::int8_t { pending = 0, finished = 1, diverged = 2, failed = 3 };

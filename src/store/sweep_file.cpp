@@ -383,7 +383,7 @@ SweepFile SweepFile::create_file(const std::string& path, MPI_Comm comm, const s
     h5::write_attribute(sweep.dataset(name), "flag_values", values);
     h5::write_attribute(sweep.dataset(name), "flag_meanings", flag_meanings(names));
   };
-  flags("model", {0, 1, 2}, {"autoencoder", "wrn", "lstm"});
+  flags("model", {0, 1, 2, 3}, {"autoencoder", "wrn", "lstm", "resnet"});
   flags("optimizer", {0, 1}, {"sgd", "momentum"});
   flags("budget_kind", {0, 1}, {"epochs", "steps"});
   flags("status", {0, 1, 2, 3}, {"pending", "finished", "diverged", "failed"});

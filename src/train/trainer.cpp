@@ -7,6 +7,7 @@
 
 #include "nn/models/autoencoder.hpp"
 #include "nn/models/lstm_lm.hpp"
+#include "nn/models/resnet.hpp"
 #include "nn/models/wide_resnet.hpp"
 #include "train/gradient_accumulator.hpp"
 #include "train/lr_schedule.hpp"
@@ -62,6 +63,13 @@ std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial&
       config.dropout = static_cast<float>(spec.dropout);
       config.classes = data.classes();
       return std::make_unique<nn::WideResNet>(backend, trial.microbatch, config, trial.seed);
+    }
+    case spec::ModelKind::resnet: {
+      nn::ResNetConfig config;  // ResNet-50: [3, 4, 6, 3] bottleneck blocks, widths 64 … 512
+      config.classes = data.classes();
+      config.image_height = 32;  // TODO(issue #8, data half): the task's image size (CIFAR: 32×32)
+      config.image_width = 32;
+      return std::make_unique<nn::ResNet>(backend, trial.microbatch, config, trial.seed);
     }
     case spec::ModelKind::lstm: {
       nn::LstmLanguageModelConfig config;

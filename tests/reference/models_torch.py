@@ -13,6 +13,24 @@
                upstream gradient of every h_t.
   lm.*         the LSTM language model (embedding → 2 LSTM layers → decoder, dropout off) over two
                consecutive windows, the second from the state the first left (detached).
+  maxpool.*    max_pool2d(3, stride 2, padding 1) on [2, 5, 9, 7] values with many ties (integers
+               0…2): output and the gradient of sum(y · upstream), which PyTorch routes to the first
+               largest value of each window.
+  resnet_stem.* the ResNet-50 stem (conv7×7/2, BN, ReLU, max pool 3×3/2) on [3, 3, 33, 31]:
+               output, batch statistics, the gradients of sum(out · upstream) for x and every
+               parameter.
+  bottleneck_down.*, bottleneck_identity.* a ResNet-50 bottleneck block alone: the downsampling
+               one (256 → 128 → 512 channels, stride 2 in the 3×3 convolution, projection shortcut
+               with BN) on [4, 256, 9, 9], and an identity one (512 → 128 → 512) on [4, 512, 5, 5].
+  resnet50.*   the whole ResNet-50 (10 classes) in training mode on 8 images of 32×32: logits, loss,
+               ∂L/∂logits, ∂L/∂x, every BN's batch statistics, and each parameter gradient's largest
+               value, norm and a strided sample of up to 4096 of its values; then the logits and loss
+               in evaluation mode (running statistics). The batch is drawn again until PyTorch's own
+               float32 gradients agree with its float64 ones (no decision within rounding of a tie);
+               `resnet50.float32_error` = that error and the attempt. Its 23.5 million parameters are not stored:
+               each tensor t is offset + scale · u(t, i) (hashed_uniform, float32), which
+               test_reference_models.cpp computes the same way (`resnet50.rule.<name>` = t, offset,
+               scale).
 
 Every value is drawn in float32 and then widened, so the C++ side sees exactly these values.
 Layouts are PyTorch's: images and activations NCHW, conv weights OIHW (the C++ side permutes to
@@ -23,9 +41,11 @@ Usage: models_torch.py OUT.bin   (read by tests/unit/test_reference_models.cpp)
 File format: b"SGDREF1\\0", then records of (u32 name length, name bytes, u64 count, count float64)
 (the format of autoencoder_torch.py).
 """
+import math
 import struct
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -321,9 +341,276 @@ def lm_fixture():
     return records
 
 
+# ---- ResNet-50 (Goyal et al. 2017; src/nn/models/resnet.cpp) ---------------------------------------
+RESNET_BLOCKS, RESNET_WIDTH, RESNET_CLASSES = [3, 4, 6, 3], 64, 10
+RESNET_IMAGES, RESNET_SIZE, RESNET_CHANNELS = 4, 32, 3  # the blocks' batch; the image size of resnet50.*
+# The whole model's batch and its branches' last γ: at 32×32 the last group is 1×1, so its BN sees one
+# row per image. With 4 images and γ ~ 1 even PyTorch's float32 is off its float64 by up to 4e-2 of a
+# gradient's largest value (ReLU and max-pool decisions flip, BN over 4 nearly equal rows amplifies
+# rounding); with 8 images and γ in [0.05, 0.15] (near Goyal et al.'s 0) by about 1e-5.
+RESNET50_IMAGES, RESNET50_LAST_GAMMA = 8, (0.1, 0.05)
+# Even then a ReLU or max-pool input can sit within float32 rounding of a tie, and its decision flips
+# (5e-2 errors, in PyTorch's float32 too): batches are drawn until PyTorch's float32 gradients lie
+# within this of its float64 ones, a fifth of the test's tolerance.
+RESNET50_FLOAT32_ERROR, RESNET50_ATTEMPTS = 2e-5, 20
+RESNET_SAMPLE = 4096  # gradient values compared per tensor (all of a smaller tensor)
+
+
+def bn_names(name):
+    return [f"{name}.gamma", f"{name}.beta", f"{name}.running_mean", f"{name}.running_variance"]
+
+
+def stem_names(name):
+    return [f"{name}.conv.weight"] + bn_names(name + ".norm")
+
+
+def bottleneck_names(name, projection):
+    names = []
+    for index in (1, 2, 3):
+        names += [f"{name}.conv{index}.weight"] + bn_names(f"{name}.norm{index}")
+    if projection:
+        names += [f"{name}.shortcut.weight"] + bn_names(f"{name}.shortcut_norm")
+    return names
+
+
+def resnet_blocks():
+    """(name, in_channels, width, stride, projection) of every block, in declaration order."""
+    blocks, channels = [], RESNET_WIDTH
+    for group, count in enumerate(RESNET_BLOCKS):
+        width = RESNET_WIDTH << group
+        for b in range(count):
+            stride = 2 if b == 0 and group > 0 else 1
+            blocks.append((f"group{group}.block{b}", channels, width, stride,
+                           stride != 1 or channels != 4 * width))
+            channels = 4 * width
+    return blocks
+
+
+def resnet_names():
+    """Parameter names in the C++ declaration order (resnet.cpp)."""
+    names = stem_names("stem")
+    for name, _, _, _, projection in resnet_blocks():
+        names += bottleneck_names(name, projection)
+    return names + ["classifier.weight", "classifier.bias"]
+
+
+def batch_norm(p, name, h, training, statistics):
+    """F.batch_norm with p's running statistics (read in evaluation mode, left alone in training
+    mode); records the batch mean and unbiased variance of h under the running statistics' names."""
+    if training and statistics is not None:
+        statistics[name + ".running_mean"] = h.detach().mean(dim=(0, 2, 3))
+        statistics[name + ".running_variance"] = h.detach().var(dim=(0, 2, 3), unbiased=True)
+    return F.batch_norm(h, None if training else p[name + ".running_mean"],
+                        None if training else p[name + ".running_variance"],
+                        p[name + ".gamma"], p[name + ".beta"], training=training, eps=BN_EPSILON)
+
+
+def stem_forward(p, name, x, training, statistics=None):
+    y = F.conv2d(x, p[name + ".conv.weight"], stride=2, padding=3)
+    a = F.relu(batch_norm(p, name + ".norm", y, training, statistics))
+    return F.max_pool2d(a, 3, stride=2, padding=1)
+
+
+def bottleneck_forward(p, name, x, stride, projection, training, statistics=None):
+    """Goyal et al.'s block: the stride in the 3×3 convolution; BN on the projection shortcut."""
+    a1 = F.relu(batch_norm(p, name + ".norm1", F.conv2d(x, p[name + ".conv1.weight"]), training, statistics))
+    a2 = F.relu(batch_norm(p, name + ".norm2", F.conv2d(a1, p[name + ".conv2.weight"], stride=stride, padding=1),
+                           training, statistics))
+    z = batch_norm(p, name + ".norm3", F.conv2d(a2, p[name + ".conv3.weight"]), training, statistics)
+    shortcut = x
+    if projection:
+        shortcut = batch_norm(p, name + ".shortcut_norm", F.conv2d(x, p[name + ".shortcut.weight"], stride=stride),
+                              training, statistics)
+    return F.relu(z + shortcut)
+
+
+def resnet_forward(p, x, training, statistics=None):
+    h = stem_forward(p, "stem", x, training, statistics)
+    for name, _, _, stride, projection in resnet_blocks():
+        h = bottleneck_forward(p, name, h, stride, projection, training, statistics)
+    return F.linear(h.mean(dim=(2, 3)), p["classifier.weight"], p["classifier.bias"])
+
+
+def random_bn(p, name, channels):
+    p[name + ".gamma"] = (1 + uniform(channels, 0.5).float()).double()  # in [0.5, 1.5]
+    p[name + ".beta"] = uniform(channels, 0.2)
+
+
+def parameter_records(prefix, p):
+    """param, shape and grad records of the trained tensors of p (running statistics not in p)."""
+    records = []
+    for name, value in p.items():
+        records += [(f"{prefix}.param.{name}", value.detach()), (f"{prefix}.shape.{name}", torch.tensor(value.shape)),
+                    (f"{prefix}.grad.{name}", value.grad)]
+    return records
+
+
+def maxpool_fixture():
+    """Ties everywhere: PyTorch takes the first largest value of a window (row by row), and so must we."""
+    x = torch.randint(3, (2, 5, 9, 7)).double().requires_grad_()
+    upstream = torch.randn(2, 5, 5, 4).double()
+    y = F.max_pool2d(x, 3, stride=2, padding=1)
+    (y * upstream).sum().backward()
+    return [("maxpool.shape", torch.tensor([2, 5, 9, 7])), ("maxpool.input", x.detach()),
+            ("maxpool.upstream", upstream), ("maxpool.output", y.detach()), ("maxpool.grad.input", x.grad)]
+
+
+def stem_fixture():
+    images, height, width, out_channels = 3, 33, 31, RESNET_WIDTH  # odd sizes: windows over the edges
+    p = {"stem.conv.weight": he_normal(out_channels, RESNET_CHANNELS, 7)}
+    random_bn(p, "stem.norm", out_channels)
+    for value in p.values():
+        value.requires_grad_()
+    x = torch.randn(images, RESNET_CHANNELS, height, width).double().requires_grad_()
+    statistics = {}
+    out = stem_forward(p, "stem", x, True, statistics)
+    upstream = torch.randn(out.shape).double()
+    (out * upstream).sum().backward()
+    records = [("resnet_stem.shape", torch.tensor([images, RESNET_CHANNELS, height, width, out_channels])),
+               ("resnet_stem.input", x.detach()), ("resnet_stem.upstream", upstream),
+               ("resnet_stem.output", out.detach()), ("resnet_stem.grad.input", x.grad)]
+    records += [("resnet_stem.batch." + name, value) for name, value in statistics.items()]
+    return records + parameter_records("resnet_stem", p)
+
+
+def bottleneck_fixture(prefix, in_channels, width, stride, size):
+    projection = stride != 1 or in_channels != 4 * width
+    p = {}
+    for index, (cin, cout, kernel) in enumerate([(in_channels, width, 1), (width, width, 3), (width, 4 * width, 1)]):
+        p[f"block.conv{index + 1}.weight"] = he_normal(cout, cin, kernel)
+        random_bn(p, f"block.norm{index + 1}", cout)  # γ3 != 0: the branch must carry gradient here
+    if projection:
+        p["block.shortcut.weight"] = he_normal(4 * width, in_channels, 1)
+        random_bn(p, "block.shortcut_norm", 4 * width)
+    for value in p.values():
+        value.requires_grad_()
+    # The input of a block is a ReLU output: non-negative, many zeros.
+    x = F.relu(torch.randn(RESNET_IMAGES, in_channels, size, size) + 0.3).double().requires_grad_()
+    statistics = {}
+    out = bottleneck_forward(p, "block", x, stride, projection, True, statistics)
+    upstream = torch.randn(out.shape).double()
+    (out * upstream).sum().backward()
+    records = [(prefix + ".shape", torch.tensor([RESNET_IMAGES, size, size, in_channels, width, stride])),
+               (prefix + ".input", x.detach()), (prefix + ".upstream", upstream),
+               (prefix + ".output", out.detach()), (prefix + ".grad.input", x.grad)]
+    records += [(f"{prefix}.batch.{name}", value) for name, value in statistics.items()]
+    return records + parameter_records(prefix, p)
+
+
+def hashed_uniform(tensor, count):
+    """u(t, i) in [-1, 1), float32, for i < count: lowbias32 of (i·0x9E3779B1 + (t + 1)·0x85EBCA77) mod
+    2^32, its top 24 bits · 2^-23 − 1. test_reference_models.cpp computes the same bits."""
+    mask = np.uint64(0xFFFFFFFF)
+    x = (np.arange(count, dtype=np.uint64) * np.uint64(0x9E3779B1) + np.uint64((tensor + 1) * 0x85EBCA77)) & mask
+    x ^= x >> np.uint64(16)
+    x = (x * np.uint64(0x7FEB352D)) & mask
+    x ^= x >> np.uint64(15)
+    x = (x * np.uint64(0x846CA68B)) & mask
+    x ^= x >> np.uint64(16)
+    return (x >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -23) - np.float32(1.0)
+
+
+def resnet_rule(name, shape):
+    """(offset, scale) of a tensor's hashed values."""
+    if name.endswith(".weight") and len(shape) == 4:
+        return 0.0, math.sqrt(6.0 / (shape[1] * shape[2] * shape[3]))  # variance 2 / fan in
+    if name == "classifier.weight":
+        return 0.0, 1.0 / math.sqrt(shape[1])
+    if name.endswith(".gamma"):
+        return RESNET50_LAST_GAMMA if ".norm3." in name else (1.0, 0.5)
+    if name.endswith(".running_variance"):
+        return 1.0, 0.5
+    return 0.0, 0.2 if name.endswith(".beta") else 0.1  # beta, running_mean, classifier.bias
+
+
+def resnet_shapes():
+    shapes = {"stem.conv.weight": (RESNET_WIDTH, RESNET_CHANNELS, 7, 7)}
+    shapes.update({n: (RESNET_WIDTH,) for n in bn_names("stem.norm")})
+    for name, cin, width, _, projection in resnet_blocks():
+        for index, (a, b, kernel) in enumerate([(cin, width, 1), (width, width, 3), (width, 4 * width, 1)]):
+            shapes[f"{name}.conv{index + 1}.weight"] = (b, a, kernel, kernel)
+            shapes.update({n: (b,) for n in bn_names(f"{name}.norm{index + 1}")})
+        if projection:
+            shapes[f"{name}.shortcut.weight"] = (4 * width, cin, 1, 1)
+            shapes.update({n: (4 * width,) for n in bn_names(f"{name}.shortcut_norm")})
+    channels = 4 * (RESNET_WIDTH << 3)
+    shapes["classifier.weight"] = (RESNET_CLASSES, channels)
+    shapes["classifier.bias"] = (RESNET_CLASSES,)
+    return shapes
+
+
+def resnet_float32_error(p, trainable, x, labels):
+    """The largest error of PyTorch's own float32 gradients against float64, over every trained tensor,
+    relative to the tensor's largest value. Large when a ReLU or max-pool decision sits within float32
+    rounding of a tie: such a batch cannot test a float32 implementation, and is drawn again."""
+    gradients = {}
+    for dtype in (torch.float64, torch.float32):
+        q = {name: value.detach().to(dtype).requires_grad_(name in trainable) for name, value in p.items()}
+        F.cross_entropy(resnet_forward(q, x.to(dtype), True), labels).backward()
+        gradients[dtype] = {name: q[name].grad.double() for name in trainable}
+    return max(float((gradients[torch.float32][n] - gradients[torch.float64][n]).abs().max() /
+                     gradients[torch.float64][n].abs().max()) for n in trainable)
+
+
+def resnet_fixture():
+    names, shapes = resnet_names(), resnet_shapes()
+    assert sorted(names) == sorted(shapes)
+    records = [("resnet50.shape", torch.tensor(RESNET_BLOCKS + [RESNET_WIDTH, RESNET_CLASSES, RESNET50_IMAGES,
+                                                                RESNET_SIZE, RESNET_SIZE, RESNET_CHANNELS])),
+               ("resnet50.tensor_count", torch.tensor([float(len(names))]))]
+    p = {}
+    for t, name in enumerate(names):
+        offset, scale = resnet_rule(name, shapes[name])
+        offset, scale = np.float32(offset), np.float32(scale)
+        count = math.prod(shapes[name])
+        values = offset + scale * hashed_uniform(t, count)
+        p[name] = torch.from_numpy(values.astype(np.float64)).reshape(shapes[name])
+        records.append(("resnet50.rule." + name, torch.tensor([float(t), float(offset), float(scale)])))
+        if len(shapes[name]) == 4:
+            records.append(("resnet50.shape." + name, torch.tensor(shapes[name])))
+    trainable = [name for name in names if "running" not in name]
+    for attempt in range(RESNET50_ATTEMPTS):
+        x = torch.randn(RESNET50_IMAGES, RESNET_CHANNELS, RESNET_SIZE, RESNET_SIZE).double()
+        labels = torch.randint(RESNET_CLASSES, (RESNET50_IMAGES,))
+        float32_error = resnet_float32_error(p, trainable, x, labels)
+        if float32_error <= RESNET50_FLOAT32_ERROR:
+            break
+    else:
+        raise RuntimeError(f"no well-conditioned ResNet-50 batch in {RESNET50_ATTEMPTS} attempts")
+    records.append(("resnet50.float32_error", torch.tensor([float32_error, float(attempt)])))
+    for name in trainable:
+        p[name].requires_grad_()
+    x.requires_grad_()
+    statistics = {}
+    logits = resnet_forward(p, x, True, statistics)
+    logits.retain_grad()
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    records += [("resnet50.input", x.detach()), ("resnet50.labels", labels), ("resnet50.logits", logits.detach()),
+                ("resnet50.loss", loss.detach().reshape(1)), ("resnet50.grad.logits", logits.grad),
+                ("resnet50.grad.input", x.grad)]
+    records += [("resnet50.batch." + name, value) for name, value in statistics.items()]
+    for name in trainable:
+        gradient = p[name].grad.flatten()
+        count = gradient.numel()
+        sample = min(count, RESNET_SAMPLE)
+        indices = torch.tensor([k * count // sample for k in range(sample)])
+        records += [("resnet50.grad_sample." + name, gradient[indices]),
+                    ("resnet50.grad_max." + name, gradient.abs().max().reshape(1)),
+                    ("resnet50.grad_norm." + name, gradient.norm().reshape(1))]
+    with torch.no_grad():
+        evaluation = resnet_forward(p, x, False)
+    records += [("resnet50.evaluation_logits", evaluation),
+                ("resnet50.evaluation_loss", F.cross_entropy(evaluation, labels).reshape(1))]
+    return records
+
+
 def main(path):
     torch.manual_seed(20201)
     records = wrn_fixture() + block_fixture() + lstm_layer_fixture() + lm_fixture()
+    torch.manual_seed(20202)  # the ResNet-50 records draw from their own seed: the others stay as they were
+    records += maxpool_fixture() + stem_fixture() + bottleneck_fixture("bottleneck_down", 256, 128, 2, 9)
+    records += bottleneck_fixture("bottleneck_identity", 512, 128, 1, 5) + resnet_fixture()
     with open(path, "wb") as out:
         out.write(b"SGDREF1\0")
         for name, values in records:

@@ -1,8 +1,8 @@
-// WRN-16-4 (ghost BN and Regularized SkipInit), one WRN block, one LSTM layer and the LSTM
-// language model against PyTorch (ground truth from outside): the same weights and inputs give
-// the same outputs, losses and gradients, from the fixture tests/reference/models_torch.py writes
-// (float64). The fixture's path comes in SGDSWEEP_MODELS_FIXTURE (set by CTest); without it the
-// tests skip.
+// WRN-16-4 (ghost BN and Regularized SkipInit), one WRN block, one LSTM layer, the LSTM language
+// model, max pooling, the ResNet-50 stem, its two kinds of bottleneck block and the whole ResNet-50
+// against PyTorch (ground truth from outside): the same weights and inputs give the same outputs,
+// losses and gradients, from the fixture tests/reference/models_torch.py writes (float64). The
+// fixture's path comes in SGDSWEEP_MODELS_FIXTURE (set by CTest); without it the tests skip.
 //
 // Tolerances (single precision against double): each tensor within 1e-4 of its largest |torch|
 // value (plus 1e-8), every value finite; losses within 1e-5 relative. Values after an optimizer
@@ -26,6 +26,7 @@
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/lstm.hpp"
 #include "nn/models/lstm_lm.hpp"
+#include "nn/models/resnet.hpp"
 #include "nn/models/wide_resnet.hpp"
 #include "ops/registry.hpp"
 #include "backend_support.hpp"
@@ -290,9 +291,241 @@ void check_wide_resnet(const Fixture& f, const std::string& device, bool batch_n
   worst.print(name);
 }
 
+// The batch statistics a training-mode forward left in the running statistics' gradient slots
+// against `<prefix>batch.<tensor name>` (mean and unbiased variance); every BN must have them.
+void expect_batch_statistics(const nn::Parameters& parameters, const Fixture& f, const std::string& prefix,
+                             Worst& worst) {
+  const std::vector<float> gradients = parameters.download_gradients();
+  int compared = 0;
+  for (const nn::ParameterTensor& tensor : parameters.tensors()) {
+    if (tensor.role != nn::ParameterRole::running_statistic) continue;
+    const std::vector<double>& expected = record(f, prefix + "batch." + tensor.name);
+    ASSERT_EQ(static_cast<std::int64_t>(expected.size()), tensor.count) << tensor.name;
+    expect_close("batch statistic " + tensor.name, gradients.data() + tensor.offset, expected, worst);
+    ++compared;
+  }
+  EXPECT_GT(compared, 0);
+}
+
+// A ResNet-50 bottleneck block alone (resnet.hpp's Bottleneck, the class the model is built of):
+// output, batch statistics, ∂L/∂x and every gradient for L = Σ out · upstream.
+void check_bottleneck(const Fixture& f, const std::string& device, const std::string& name) {
+  const std::string prefix = name + ".";
+  Worst worst;
+  const std::vector<double>& shape = record(f, prefix + "shape");
+  const std::int64_t images = integer(shape, 0), size = integer(shape, 1), in_channels = integer(shape, 3),
+                     width = integer(shape, 4), stride = integer(shape, 5);
+  const auto backend = ops::make_backend(device);
+  nn::Parameters parameters(*backend);
+  nn::Bottleneck block(parameters, "block", in_channels, width, stride, images, size, size);
+  parameters.allocate();
+  std::vector<float> initial(static_cast<std::size_t>(parameters.size()), 0.0f);
+  std::uint32_t stream = 0;
+  block.initialise(initial, CounterRng(5, RngPurpose::init), stream);
+  upload_parameters(parameters, f, prefix, initial);
+  EXPECT_EQ(block.has_projection(), stride != 1 || in_channels != 4 * width);
+
+  const std::int64_t out_size = block.out_height(), out_channels = block.out_channels();
+  ASSERT_EQ(block.out_width(), out_size);
+  const std::int64_t in_count = images * size * size * in_channels;
+  const std::int64_t out_count = images * out_size * out_size * out_channels;
+  const auto x = upload(*backend, narrow(channels_last(record(f, prefix + "input"), images, in_channels, size, size)));
+  auto dout = upload(*backend,
+                     narrow(channels_last(record(f, prefix + "upstream"), images, out_channels, out_size, out_size)));
+  const std::int64_t scratch = images * block.scratch_per_image();
+  ops::Buffer<float> dx(*backend, in_count), c(*backend, scratch), d(*backend, scratch);
+  block.forward(parameters, x.data(), images, true, c.data());
+  expect_close("output", download(*backend, block.output(), out_count).data(),
+               channels_last(record(f, prefix + "output"), images, out_channels, out_size, out_size), worst);
+  expect_batch_statistics(parameters, f, prefix, worst);
+  block.backward(parameters, x.data(), dout.data(), dx.data(), images, c.data(), d.data());
+  expect_close("grad.input", download(*backend, dx.data(), in_count).data(),
+               channels_last(record(f, prefix + "grad.input"), images, in_channels, size, size), worst);
+  expect_gradients(parameters, f, prefix + "grad.", prefix + "shape.", worst);
+  worst.print(name);
+}
+
+// models_torch.py's hashed_uniform: u(t, i) in [−1, 1), the same float32 bits.
+float hashed_uniform(std::uint32_t tensor, std::uint64_t index) {
+  auto x = static_cast<std::uint32_t>(index * 0x9E3779B1ULL + (tensor + 1ULL) * 0x85EBCA77ULL);
+  x ^= x >> 16;
+  x *= 0x7FEB352DU;
+  x ^= x >> 15;
+  x *= 0x846CA68BU;
+  x ^= x >> 16;
+  return static_cast<float>(x >> 8) * 0x1p-23f - 1.0f;
+}
+
+// The index in our layout (OHWI) of element `index` of a PyTorch OIHW tensor of `shape`; 2-D and
+// 1-D tensors are laid out alike.
+std::int64_t our_index(const std::vector<double>* shape, std::int64_t index) {
+  if (!shape) return index;
+  const std::int64_t in = integer(*shape, 1), kh = integer(*shape, 2), kw = integer(*shape, 3);
+  const std::int64_t o = index / (in * kh * kw), i = index / (kh * kw) % in, y = index / kw % kh, x = index % kw;
+  return ((o * kh + y) * kw + x) * in + i;
+}
+
 }  // namespace
 
 class ReferenceModels : public ::testing::TestWithParam<std::string> {};
+
+// max_pool2d(3, 2, 1) on values with many ties: the output, and the gradient routed to the first
+// largest value of each window (PyTorch's argmax; a later tie would move it).
+TEST_P(ReferenceModels, MaxPoolTiesGoToTheFirstLargestValue) {
+  REQUIRE_FIXTURE();
+  Worst worst;
+  const std::vector<double>& shape = record(f, "maxpool.shape");
+  ops::Pool2dShape s{integer(shape, 0), integer(shape, 2), integer(shape, 3), integer(shape, 1), 3, 2, 1};
+  const auto backend = ops::make_backend(GetParam());
+  const auto x = upload(*backend, narrow(channels_last(record(f, "maxpool.input"), s.batch, s.channels, s.height,
+                                                       s.width)));
+  const auto dy = upload(*backend, narrow(channels_last(record(f, "maxpool.upstream"), s.batch, s.channels,
+                                                        s.out_height(), s.out_width())));
+  ops::Buffer<float> y(*backend, s.output_count()), dx(*backend, s.input_count());
+  ops::Buffer<std::int32_t> argmax(*backend, s.output_count());
+  backend->max_pool_forward(s, x.data(), y.data(), argmax.data());
+  expect_close("output", download(*backend, y.data(), s.output_count()).data(),
+               channels_last(record(f, "maxpool.output"), s.batch, s.channels, s.out_height(), s.out_width()), worst);
+  backend->max_pool_backward(s, dy.data(), argmax.data(), dx.data());
+  expect_close("grad.input", download(*backend, dx.data(), s.input_count()).data(),
+               channels_last(record(f, "maxpool.grad.input"), s.batch, s.channels, s.height, s.width), worst);
+  worst.print("maxpool");
+}
+
+// The ResNet-50 stem (conv7×7/2 → BN → ReLU → max pool 3×3/2) on odd-sized images: output, batch
+// statistics, ∂L/∂x and every gradient for L = Σ out · upstream.
+TEST_P(ReferenceModels, ResNetStem) {
+  REQUIRE_FIXTURE();
+  Worst worst;
+  const std::vector<double>& shape = record(f, "resnet_stem.shape");
+  const std::int64_t images = integer(shape, 0), in_channels = integer(shape, 1), height = integer(shape, 2),
+                     width = integer(shape, 3), out_channels = integer(shape, 4);
+  const auto backend = ops::make_backend(GetParam());
+  nn::Parameters parameters(*backend);
+  nn::ResNetStem stem(parameters, "stem", in_channels, out_channels, images, height, width);
+  parameters.allocate();
+  std::vector<float> initial(static_cast<std::size_t>(parameters.size()), 0.0f);
+  std::uint32_t stream = 0;
+  stem.initialise(initial, CounterRng(5, RngPurpose::init), stream);
+  upload_parameters(parameters, f, "resnet_stem.", initial);
+
+  const std::int64_t oh = stem.out_height(), ow = stem.out_width();
+  EXPECT_EQ(oh, 9);  // 33 → conv 17 → pool 9
+  EXPECT_EQ(ow, 8);  // 31 → conv 16 → pool 8
+  const std::int64_t in_count = images * height * width * in_channels, out_count = images * oh * ow * out_channels;
+  const auto x = upload(*backend, narrow(channels_last(record(f, "resnet_stem.input"), images, in_channels, height,
+                                                       width)));
+  const auto dout = upload(*backend, narrow(channels_last(record(f, "resnet_stem.upstream"), images, out_channels,
+                                                          oh, ow)));
+  ops::Buffer<float> dx(*backend, in_count), scratch(*backend, images * stem.scratch_per_image());
+  stem.forward(parameters, x.data(), images, true);
+  expect_close("output", download(*backend, stem.output(), out_count).data(),
+               channels_last(record(f, "resnet_stem.output"), images, out_channels, oh, ow), worst);
+  expect_batch_statistics(parameters, f, "resnet_stem.", worst);
+  stem.backward(parameters, x.data(), dout.data(), dx.data(), images, scratch.data());
+  expect_close("grad.input", download(*backend, dx.data(), in_count).data(),
+               channels_last(record(f, "resnet_stem.grad.input"), images, in_channels, height, width), worst);
+  expect_gradients(parameters, f, "resnet_stem.grad.", "resnet_stem.shape.", worst);
+  worst.print("resnet_stem");
+}
+
+// Group 1, block 0 of ResNet-50: 256 → 128 → 512 channels, the stride 2 in the 3×3 convolution,
+// a projection shortcut (1×1 with stride 2, then BN).
+TEST_P(ReferenceModels, ResNetBottleneckDownsampling) {
+  REQUIRE_FIXTURE();
+  check_bottleneck(f, GetParam(), "bottleneck_down");
+}
+
+// A block of group 1 after the first: 512 → 128 → 512, stride 1, the identity shortcut.
+TEST_P(ReferenceModels, ResNetBottleneckIdentity) {
+  REQUIRE_FIXTURE();
+  check_bottleneck(f, GetParam(), "bottleneck_identity");
+}
+
+// The whole ResNet-50 (10 classes) on 8 images of 32×32 in training mode: loss, logits, ∂L/∂logits,
+// ∂L/∂x, every BN's batch statistics and every gradient (its norm, and a strided sample within 1e-4
+// of its largest value); then the logits in evaluation mode. The weights come from the fixture's
+// hashed rule (23.5 million values are not stored).
+TEST_P(ReferenceModels, ResNet50Whole32x32) {
+  REQUIRE_FIXTURE();
+  Worst worst;
+  const std::vector<double>& shape = record(f, "resnet50.shape");
+  nn::ResNetConfig config;
+  for (std::size_t g = 0; g < 4; ++g) config.blocks[g] = integer(shape, g);
+  config.width = integer(shape, 4);
+  config.classes = integer(shape, 5);
+  const std::int64_t images = integer(shape, 6);
+  config.image_height = integer(shape, 7);
+  config.image_width = integer(shape, 8);
+  config.image_channels = integer(shape, 9);
+  const std::int64_t classes = config.classes;
+
+  const auto backend = ops::make_backend(GetParam());
+  nn::ResNet model(*backend, images, config, 1);
+  model.keep_input_gradient();
+  nn::Parameters& parameters = model.parameters();
+  ASSERT_EQ(static_cast<double>(parameters.tensors().size()), record(f, "resnet50.tensor_count")[0])
+      << "the number of parameter tensors differs from PyTorch's model";
+  std::vector<float> values(static_cast<std::size_t>(parameters.size()));
+  for (const nn::ParameterTensor& tensor : parameters.tensors()) {
+    const std::vector<double>& rule = record(f, "resnet50.rule." + tensor.name);
+    const auto found = f.find("resnet50.shape." + tensor.name);
+    const std::vector<double>* torch_shape = found == f.end() ? nullptr : &found->second;
+    const auto stream = static_cast<std::uint32_t>(rule[0]);
+    const auto offset = static_cast<float>(rule[1]), scale = static_cast<float>(rule[2]);
+    for (std::int64_t i = 0; i < tensor.count; ++i) {
+      values[tensor.offset + our_index(torch_shape, i)] = offset + scale * hashed_uniform(stream, i);
+    }
+  }
+  parameters.upload_values(values);
+
+  const std::int64_t input_count = images * config.image_height * config.image_width * config.image_channels;
+  const auto features = upload(*backend, narrow(channels_last(record(f, "resnet50.input"), images,
+                                                              config.image_channels, config.image_height,
+                                                              config.image_width)));
+  const auto labels = upload(*backend, integers(record(f, "resnet50.labels")));
+  nn::Batch batch;
+  batch.features = features.data();
+  batch.labels = labels.data();
+  batch.size = images;
+  batch.step_rows = images;
+  ops::Buffer<double> loss_sum(*backend, 1), correct(*backend, 1);
+
+  model.forward_backward(batch, 1.0f / static_cast<float>(images), loss_sum.data());
+  expect_loss("loss", download_one(loss_sum) / images, record(f, "resnet50.loss")[0], worst);
+  expect_close("grad.logits", download(*backend, model.logits(), images * classes).data(),
+               record(f, "resnet50.grad.logits"), worst);
+  expect_close("grad.input", download(*backend, model.input_gradient(), input_count).data(),
+               channels_last(record(f, "resnet50.grad.input"), images, config.image_channels, config.image_height,
+                             config.image_width), worst);
+  expect_batch_statistics(parameters, f, "resnet50.", worst);
+  const std::vector<float> gradients = parameters.download_gradients();
+  for (const nn::ParameterTensor& tensor : parameters.tensors()) {
+    if (tensor.role == nn::ParameterRole::running_statistic) continue;
+    const auto found = f.find("resnet50.shape." + tensor.name);
+    const std::vector<double>* torch_shape = found == f.end() ? nullptr : &found->second;
+    const std::vector<double>& sample = record(f, "resnet50.grad_sample." + tensor.name);
+    const auto count = static_cast<std::int64_t>(sample.size());
+    std::vector<float> ours(sample.size());
+    double squares = 0;
+    for (std::int64_t i = 0; i < tensor.count; ++i) {
+      const double g = gradients[tensor.offset + i];
+      squares += g * g;
+    }
+    for (std::int64_t k = 0; k < count; ++k) {
+      ours[k] = gradients[tensor.offset + our_index(torch_shape, k * tensor.count / count)];
+    }
+    expect_close("grad." + tensor.name, ours.data(), sample, worst, record(f, "resnet50.grad_max." + tensor.name)[0]);
+    const float norm = static_cast<float>(std::sqrt(squares));
+    expect_close("grad norm " + tensor.name, &norm, record(f, "resnet50.grad_norm." + tensor.name), worst);
+  }
+
+  model.evaluate(batch, {loss_sum.data(), correct.data()});
+  expect_close("evaluation logits", download(*backend, model.logits(), images * classes).data(),
+               record(f, "resnet50.evaluation_logits"), worst);
+  expect_loss("evaluation loss", download_one(loss_sum) / images, record(f, "resnet50.evaluation_loss")[0], worst);
+  worst.print("resnet50");
+}
 
 TEST_P(ReferenceModels, WideResNetGhostBatchNorm) {
   REQUIRE_FIXTURE();

@@ -1,6 +1,8 @@
 // Spec parsing: a full spec, defaults, and the errors a user meets (each naming file, line, field).
 #include <gtest/gtest.h>
 
+#include "spec/grid.hpp"
+#include "spec/model_size.hpp"
 #include "spec/spec.hpp"
 #include "test_support.hpp"
 
@@ -221,4 +223,51 @@ TEST(Spec, UnrecordedDifferencesAreTheSectionsTheColumnsDoNotHold) {
             (std::vector<std::string>{"[evaluation]"}));
   EXPECT_EQ(unrecorded_differences(replace(kValid, "train_examples = 1000\n", ""), kValid),
             (std::vector<std::string>{"[data]"}));
+}
+
+// ResNet-50 (Goyal et al.): the name, the defaults the paper and Goyal et al. give it (L2 1e-4 on
+// weights, ghost batches of 64, no warmup, γ = 2), the keys that apply to it and those that do
+// not, and what the planner derives from it (microbatch, FLOPs at CIFAR's 32×32, parameters).
+TEST(Spec, ResNet50NameDefaultsAndKeys) {
+  std::string resnet = replace(kValid, "name = \"autoencoder\"\ninit = \"glorot\"", "name = \"resnet50\"");
+  resnet = replace(resnet, "path = \"/usr/share/datasets/fashion-mnist\"", "path = \"data/cifar\"");
+  resnet = replace(resnet, "[schedule]\ngamma = 3.0\nwarmup_epochs = 1\n", "");
+  const auto with_key = [&](const std::string& line) {
+    return replace(resnet, "name = \"resnet50\"", "name = \"resnet50\"\n" + line);
+  };
+  const auto spec = parse_spec(resnet, "/work/specs/r.toml");
+  EXPECT_EQ(spec.model, sgdsweep::spec::ModelKind::resnet);
+  EXPECT_EQ(static_cast<int>(spec.model), 3);  // stored in sweep files: never renumbered
+  EXPECT_EQ(spec.model_name, "resnet50");
+  EXPECT_EQ(spec.dataset, "cifar10");  // until the ImageNet reader exists
+  EXPECT_DOUBLE_EQ(spec.l2, 1e-4);
+  EXPECT_EQ(spec.ghost_batch_size, 64);
+  EXPECT_TRUE(spec.batch_norm);
+  EXPECT_DOUBLE_EQ(spec.dropout, 0.0);
+  EXPECT_DOUBLE_EQ(spec.warmup_epochs, 0.0);
+  EXPECT_DOUBLE_EQ(spec.gamma, 2.0);
+  EXPECT_EQ(sgdsweep::spec::microbatch_size(spec, 256), 64);
+  EXPECT_EQ(sgdsweep::spec::microbatch_size(spec, 32), 32);
+  // 83,431,424 multiply-adds forward at 32×32 with 10 classes; × 2 FLOPs × 3 (forward, backward).
+  EXPECT_DOUBLE_EQ(sgdsweep::spec::flops_per_example(spec), 6.0 * 83431424);
+  // torchvision's 25,557,032 for 1000 classes, less 990 classes × 2049, plus 53,120 running statistics.
+  EXPECT_EQ(sgdsweep::spec::parameter_count(spec), 23528522 + 53120);
+  EXPECT_EQ(sgdsweep::spec::parameter_count(spec, 1000), 25557032 + 53120);
+
+  const auto ghost = parse_spec(with_key("ghost_batch_size = 32"), "r.toml");
+  EXPECT_EQ(ghost.ghost_batch_size, 32);
+  EXPECT_EQ(sgdsweep::spec::microbatch_size(ghost, 256), 32);
+  EXPECT_DOUBLE_EQ(parse_spec(replace(resnet, "momentum = 0.8", "momentum = 0.8\nl2 = 5e-5"), "r.toml").l2, 5e-5);
+  EXPECT_EQ(parse_spec(replace(resnet, "[data]", "[data]\ndataset = \"cifar100\""), "r.toml").dataset, "cifar100");
+
+  expect_error([&] { parse_spec(with_key("normalization = \"skipinit\""), "r.toml"); },
+               {"[model].normalization", "applies to wrn-<depth>-<width> only", "'resnet50'"});
+  expect_error([&] { parse_spec(with_key("dropout = 0.5"), "r.toml"); },
+               {"[model].dropout", "applies to wrn and lstm only"});
+  expect_error([&] { parse_spec(with_key("microbatch = 32"), "r.toml"); },
+               {"[model].microbatch", "set ghost_batch_size instead"});
+  expect_error([&] { parse_spec(replace(resnet, "[data]", "[data]\ndataset = \"ptb\""), "r.toml"); },
+               {"[data].dataset", "'ptb' does not fit model 'resnet50'", "wrn and resnet50: cifar10, cifar100"});
+  expect_error([&] { parse_spec(replace(resnet, "\"resnet50\"", "\"resnet-50\""), "r.toml"); },
+               {"[model].name", "'resnet-50' is not a known model", "resnet50"});
 }

@@ -37,9 +37,14 @@ void BatchNorm::forward_inference(Parameters& parameters, const float* x, float*
 }
 
 void BatchNorm::backward(Parameters& parameters, const float* x, float* dy, std::int64_t rows) {
+  backward(parameters, x, dy, dy, rows);
+}
+
+void BatchNorm::backward(Parameters& parameters, const float* x, const float* dy, float* dx,
+                         std::int64_t rows) {
   float* gradients = parameters.gradients();
   parameters.backend().batch_norm_backward(x, dy, rows, channels_, parameters.values() + gamma_offset_,
-                                           gradients + mean_offset_, inv_std_.data(), dy,
+                                           gradients + mean_offset_, inv_std_.data(), dx,
                                            gradients + gamma_offset_, gradients + beta_offset_);
 }
 

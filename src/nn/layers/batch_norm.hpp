@@ -26,6 +26,8 @@ class BatchNorm {
   // From x and dy (overwritten with dx): ∂L/∂γ, ∂L/∂β into the gradients. Uses the statistics of
   // the last forward_training.
   void backward(Parameters& parameters, const float* x, float* dy, std::int64_t rows);
+  // The same with ∂L/∂x written to dx (dy kept; dx may alias dy).
+  void backward(Parameters& parameters, const float* x, const float* dy, float* dx, std::int64_t rows);
 
   std::int64_t channels() const { return channels_; }
   std::int64_t gamma_offset() const { return gamma_offset_; }

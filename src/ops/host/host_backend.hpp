@@ -109,6 +109,11 @@ class HostBackend final : public Backend {
   void average_pool_backward(const float* dy, std::int64_t batch, std::int64_t pixels,
                              std::int64_t channels, float* dx) override;
 
+  // pooling.cpp
+  void max_pool_forward(const Pool2dShape& shape, const float* x, float* y, std::int32_t* argmax) override;
+  void max_pool_backward(const Pool2dShape& shape, const float* dy, const std::int32_t* argmax,
+                         float* dx) override;
+
   // lstm_cell.cpp
   void lstm_cell_forward(float* gates, const float* c_prev, float* c, float* h, std::int64_t rows,
                          std::int64_t hidden) override;
