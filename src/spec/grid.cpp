@@ -74,14 +74,12 @@ double resnet50_forward_multiply_adds(std::int64_t height, std::int64_t width, s
   return total + channels * static_cast<double>(classes);
 }
 
-// The pixels of the images a spec's model sees: the dataset's native size. TODO(issue #8, data
-// half): when [data] gets an image-size key (ImageNet at 224, or CIFAR JPEGs resized), read it here.
+}  // namespace
+
 std::pair<std::int64_t, std::int64_t> image_size(const Spec& spec) {
-  if (spec.dataset == "imagenet") return {224, 224};
+  if (spec.dataset == "image-folder") return {spec.image_size, spec.image_size};
   return {32, 32};  // cifar10, cifar100
 }
-
-}  // namespace
 
 double flops_per_example(const Spec& spec) {
   // Multiply-adds of the forward pass; × 2 FLOPs × 3 for forward and backward.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "spec/spec.hpp"
@@ -31,6 +32,10 @@ std::int64_t steps_per_epoch(const Spec& spec, const DataShape& data, std::int64
 // (min(B, ghost_batch_size)), else [model].microbatch (0: B for the autoencoder and the Wide-ResNet,
 // min(B, 64) streams for the LSTM), never more than B.
 std::int64_t microbatch_size(const Spec& spec, std::int64_t batch_size);
+
+// The height and width of the images a classifier sees: [data].image_size for an image folder,
+// the native 32 × 32 for CIFAR.
+std::pair<std::int64_t, std::int64_t> image_size(const Spec& spec);
 
 // Forward+backward cost of one example in FLOPs (for partitioning and planning; approximate).
 double flops_per_example(const Spec& spec);

@@ -11,7 +11,8 @@ std::int64_t default_classes_or_vocabulary(const Spec& spec) {
   if (spec.dataset == "cifar10") return 10;
   if (spec.dataset == "cifar100") return 100;
   if (spec.dataset == "ptb") return 10000;
-  if (spec.dataset == "imagenet") return 1000;
+  // An image folder's classes are its class folders; planning without reading it assumes ImageNet's.
+  if (spec.dataset == "image-folder") return 1000;
   fail(spec.source_path, ": [data].dataset '", spec.dataset, "' has no default class count or vocabulary");
 }
 

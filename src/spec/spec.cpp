@@ -379,27 +379,37 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
 
   const Section data(root, "data",
                      {"dataset", "path", "train_file", "test_file", "augment", "train_examples",
-                      "test_examples"},
+                      "test_examples", "train_split", "test_split", "image_size"},
                      source_path);
-  // TODO(issue #8, data half): resnet50's own dataset is ImageNet; until its reader exists it trains
-  // on CIFAR images (at their 32×32: the stem and pooling shrink, global pooling absorbs the rest).
+  // resnet50 defaults to CIFAR at its 32×32 (the stem and pooling shrink, global pooling absorbs the
+  // rest); "image-folder" reads an ImageNet-layout tree of JPEGs at [data].image_size.
   const char* default_dataset = is_wrn || is_resnet ? "cifar10" : is_lstm ? "ptb" : "fashion-mnist";
   spec.dataset = data.string("dataset").value_or(default_dataset);
   const bool images = spec.dataset == "fashion-mnist" || spec.dataset == "mnist";
   const bool cifar = spec.dataset == "cifar10" || spec.dataset == "cifar100";
   const bool ptb = spec.dataset == "ptb";
-  check(images || cifar || ptb, data, "dataset",
-        "must be \"fashion-mnist\", \"mnist\", \"cifar10\", \"cifar100\" or \"ptb\"");
-  check((is_autoencoder && images) || ((is_wrn || is_resnet) && cifar) || (is_lstm && ptb), data, "dataset",
+  const bool folder = spec.dataset == "image-folder";
+  check(images || cifar || ptb || folder, data, "dataset",
+        "must be \"fashion-mnist\", \"mnist\", \"cifar10\", \"cifar100\", \"ptb\" or \"image-folder\"");
+  check((is_autoencoder && images) || ((is_wrn || is_resnet) && cifar) || (is_resnet && folder) || (is_lstm && ptb),
+        data, "dataset",
         concat("'", spec.dataset, "' does not fit model '", spec.model_name,
-               "' (autoencoder: fashion-mnist, mnist; wrn and resnet50: cifar10, cifar100; lstm: ptb)"));
+               "' (autoencoder: fashion-mnist, mnist; wrn: cifar10, cifar100; resnet50: cifar10, cifar100, ",
+               "image-folder; lstm: ptb)"));
   if (!data.node("path") && !images) {
     fail(source_path, ": missing required [data].path (the folder holding the ", spec.dataset, " files)");
   }
   spec.data_path = data.string("path").value_or(spec.data_path);
   check(!data.node("train_file") || ptb, data, "train_file", "applies to ptb only");
   check(!data.node("test_file") || ptb, data, "test_file", "applies to ptb only");
-  check(!data.node("augment") || cifar, data, "augment", "applies to cifar10 and cifar100 only");
+  check(!data.node("augment") || cifar || folder, data, "augment", "applies to cifar10, cifar100 and image-folder only");
+  for (const char* key : {"train_split", "test_split", "image_size"}) {
+    check(!data.node(key) || folder, data, key, "applies to image-folder only");
+  }
+  spec.train_split = data.string("train_split").value_or(spec.train_split);
+  spec.test_split = data.string("test_split").value_or(spec.test_split);
+  spec.image_size = data.integer("image_size").value_or(spec.image_size);
+  check(spec.image_size >= 8 && spec.image_size <= 4096, data, "image_size", "must be 8 … 4096 (pixels)");
   spec.train_file = data.string("train_file").value_or(spec.train_file);
   spec.test_file = data.string("test_file").value_or(spec.test_file);
   if (data.node("augment") && !data.node("augment")->is_boolean()) data.bad("augment", *data.node("augment"), "true or false");

@@ -48,11 +48,14 @@ struct Spec {
   std::int64_t microbatch = 0;  // rows per forward/backward; 0 = the model's default
 
   // [data]
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | cifar100 | ptb
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | cifar100 | ptb | image-folder
   std::string data_path = "/usr/share/datasets/fashion-mnist";  // resolved against the spec's folder
   std::string train_file = "ptb.train.txt";  // ptb only
   std::string test_file = "ptb.test.txt";
-  bool augment = true;              // cifar: pad-4 random crop and horizontal flip
+  bool augment = true;              // cifar: pad-4 random crop and flip; image-folder: random-resized crop and flip
+  std::string train_split = "train";  // image-folder: the split folders under the path
+  std::string test_split = "val";
+  std::int64_t image_size = 224;      // image-folder: side of the square crops the model sees
   std::int64_t train_examples = 0;  // first N training examples (ptb: tokens); 0 = all
   std::int64_t test_examples = 0;   // first N test examples (ptb: tokens); 0 = all
 

@@ -24,6 +24,7 @@ spec::DataShape nominal_data_shape(const spec::Spec& spec) {
   spec::DataShape shape{60000, 10000};
   if (spec.dataset == "cifar10" || spec.dataset == "cifar100") shape = {50000, 10000};
   if (spec.dataset == "ptb") shape = {929589, 82430};
+  if (spec.dataset == "image-folder") shape = {1281167, 50000};  // ILSVRC2012 train / val
   if (spec.train_examples > 0) shape.train_examples = std::min(shape.train_examples, spec.train_examples);
   if (spec.test_examples > 0) shape.test_examples = std::min(shape.test_examples, spec.test_examples);
   return shape;

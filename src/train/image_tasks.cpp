@@ -13,23 +13,6 @@
 namespace sgdsweep::train {
 namespace {
 
-// The model's evaluation over `count` rows in chunks of at most kEvaluationRows, split over the
-// team (evaluate_chunks); `stage` fills the chunk [first, first + rows) and returns its Batch.
-template <class Stage>
-Evaluation evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
-                              std::int64_t count, comm::GradientReducer& team, Stage&& stage) {
-  ops::Buffer<double> sums(backend, 2);
-  const std::int64_t chunk = std::min(model.max_batch(), kEvaluationRows);
-  double totals[2];
-  evaluate_chunks(team, (count + chunk - 1) / chunk, [&](std::int64_t j, double* out) {
-    const std::int64_t first = j * chunk;
-    model.evaluate(stage(first, std::min(chunk, count - first)), {sums.data(), sums.data() + 1});
-    sums.download(out, 2);
-  }, totals);
-  const double terms = static_cast<double>(count * model.terms_per_example());
-  return {totals[0] / terms, finalize_metric(kind, totals[0], totals[1], terms, static_cast<double>(count))};
-}
-
 // ---- reconstruction ----------------------------------------------------------------------------
 
 class ReconstructionTask final : public TaskData {

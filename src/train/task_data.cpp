@@ -10,7 +10,9 @@ std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& b
   switch (spec.model) {
     case spec::ModelKind::autoencoder: return load_reconstruction_task(spec, backend);
     case spec::ModelKind::wide_resnet:
-    case spec::ModelKind::resnet: return load_classification_task(spec, backend);
+    case spec::ModelKind::resnet:
+      return spec.dataset == "image-folder" ? load_image_folder_task(spec, backend)
+                                            : load_classification_task(spec, backend);
     case spec::ModelKind::lstm: return load_language_task(spec, backend);
   }
   fail(spec.source_path, ": no task for model '", spec.model_name, "'");

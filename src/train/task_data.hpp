@@ -5,6 +5,7 @@
 // CIFAR-10/100, with the paper's augmentation) and language modelling (LSTM on Penn Treebank).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +62,8 @@ std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& b
 std::unique_ptr<TaskData> load_reconstruction_task(const spec::Spec& spec, ops::Backend& backend);
 std::unique_ptr<TaskData> load_classification_task(const spec::Spec& spec, ops::Backend& backend);
 std::unique_ptr<TaskData> load_language_task(const spec::Spec& spec, ops::Backend& backend);
+// ImageNet-layout JPEG folders (dataset "image-folder"): image_folder_task.cpp.
+std::unique_ptr<TaskData> load_image_folder_task(const spec::Spec& spec, ops::Backend& backend);
 
 // Evaluates `chunks` chunks split over `team` (see TaskData::evaluate): `evaluate_chunk(j, sums)`
 // adds chunk j's loss and metric into sums[0], sums[1]; returns the totals over all chunks, added
@@ -71,5 +74,22 @@ void evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks,
 // The metric from evaluation sums, as spec::metric_info(kind) says.
 double finalize_metric(spec::ModelKind kind, double loss_sum, double metric_sum, double terms,
                        double examples);
+
+// The model's evaluation over `count` rows in chunks of at most kEvaluationRows, split over the
+// team (evaluate_chunks); `stage` fills the chunk [first, first + rows) and returns its Batch.
+template <class Stage>
+Evaluation evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
+                              std::int64_t count, comm::GradientReducer& team, Stage&& stage) {
+  ops::Buffer<double> sums(backend, 2);
+  const std::int64_t chunk = std::min(model.max_batch(), kEvaluationRows);
+  double totals[2];
+  evaluate_chunks(team, (count + chunk - 1) / chunk, [&](std::int64_t j, double* out) {
+    const std::int64_t first = j * chunk;
+    model.evaluate(stage(first, std::min(chunk, count - first)), {sums.data(), sums.data() + 1});
+    sums.download(out, 2);
+  }, totals);
+  const double terms = static_cast<double>(count * model.terms_per_example());
+  return {totals[0] / terms, finalize_metric(kind, totals[0], totals[1], terms, static_cast<double>(count))};
+}
 
 }  // namespace sgdsweep::train

@@ -67,8 +67,9 @@ std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial&
     case spec::ModelKind::resnet: {
       nn::ResNetConfig config;  // ResNet-50: [3, 4, 6, 3] bottleneck blocks, widths 64 … 512
       config.classes = data.classes();
-      config.image_height = 32;  // TODO(issue #8, data half): the task's image size (CIFAR: 32×32)
-      config.image_width = 32;
+      const auto [height, width] = spec::image_size(spec);
+      config.image_height = height;
+      config.image_width = width;
       return std::make_unique<nn::ResNet>(backend, trial.microbatch, config, trial.seed);
     }
     case spec::ModelKind::lstm: {

@@ -14,8 +14,11 @@ TEST(InputSpecs, EveryShippedSpecParsesAndExpands) {
     if (entry.path().extension() != ".toml") continue;
     SCOPED_TRACE(entry.path().string());
     const sgdsweep::spec::Spec spec = sgdsweep::spec::load_spec(entry.path().string());
-    // Full-size data: 50,000/60,000 training images, or PTB's 929k training tokens.
-    sgdsweep::spec::DataShape shape{spec.dataset == "ptb" ? 929589 : spec.dataset == "cifar10" ? 50000 : 60000,
+    // Full-size data: 50,000/60,000 training images, PTB's 929k training tokens, ImageNet's 1.28M.
+    sgdsweep::spec::DataShape shape{spec.dataset == "ptb"            ? 929589
+                                    : spec.dataset == "cifar10"      ? 50000
+                                    : spec.dataset == "image-folder" ? 1281167
+                                                                     : 60000,
                                     10000};
     if (spec.train_examples > 0) shape.train_examples = std::min(shape.train_examples, spec.train_examples);
     if (spec.dataset == "ptb" && spec.train_file == "ptb.valid.txt") shape.train_examples = 73760;

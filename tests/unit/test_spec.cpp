@@ -239,7 +239,7 @@ TEST(Spec, ResNet50NameDefaultsAndKeys) {
   EXPECT_EQ(spec.model, sgdsweep::spec::ModelKind::resnet);
   EXPECT_EQ(static_cast<int>(spec.model), 3);  // stored in sweep files: never renumbered
   EXPECT_EQ(spec.model_name, "resnet50");
-  EXPECT_EQ(spec.dataset, "cifar10");  // until the ImageNet reader exists
+  EXPECT_EQ(spec.dataset, "cifar10");  // the default; "image-folder" reads ImageNet-layout JPEGs
   EXPECT_DOUBLE_EQ(spec.l2, 1e-4);
   EXPECT_EQ(spec.ghost_batch_size, 64);
   EXPECT_TRUE(spec.batch_norm);
@@ -267,7 +267,25 @@ TEST(Spec, ResNet50NameDefaultsAndKeys) {
   expect_error([&] { parse_spec(with_key("microbatch = 32"), "r.toml"); },
                {"[model].microbatch", "set ghost_batch_size instead"});
   expect_error([&] { parse_spec(replace(resnet, "[data]", "[data]\ndataset = \"ptb\""), "r.toml"); },
-               {"[data].dataset", "'ptb' does not fit model 'resnet50'", "wrn and resnet50: cifar10, cifar100"});
+               {"[data].dataset", "'ptb' does not fit model 'resnet50'", "resnet50: cifar10, cifar100, image-folder"});
+
+  // An ImageNet-layout folder: its splits and crop size, and keys that belong to it alone.
+  const std::string folder =
+      replace(resnet, "[data]", "[data]\ndataset = \"image-folder\"\ntrain_split = \"tr\"\nimage_size = 64");
+  const auto images = parse_spec(folder, "/work/specs/r.toml");
+  EXPECT_EQ(images.dataset, "image-folder");
+  EXPECT_EQ(images.train_split, "tr");
+  EXPECT_EQ(images.test_split, "val");
+  EXPECT_EQ(images.image_size, 64);
+  EXPECT_EQ(sgdsweep::spec::image_size(images), (std::pair<std::int64_t, std::int64_t>{64, 64}));
+  EXPECT_EQ(sgdsweep::spec::image_size(spec), (std::pair<std::int64_t, std::int64_t>{32, 32}));
+  EXPECT_EQ(parse_spec(replace(resnet, "[data]", "[data]\ndataset = \"image-folder\""), "r.toml").image_size, 224);
+  expect_error([&] { parse_spec(replace(folder, "image_size = 64", "image_size = 4"), "r.toml"); },
+               {"[data].image_size", "must be 8 … 4096"});
+  expect_error([&] { parse_spec(replace(resnet, "[data]", "[data]\nimage_size = 64"), "r.toml"); },
+               {"[data].image_size", "applies to image-folder only"});
+  expect_error([&] { parse_spec(replace(kValid, "[data]", "[data]\ndataset = \"image-folder\""), "r.toml"); },
+               {"[data].dataset", "'image-folder' does not fit model 'autoencoder'"});
   expect_error([&] { parse_spec(replace(resnet, "\"resnet50\"", "\"resnet-50\""), "r.toml"); },
                {"[model].name", "'resnet-50' is not a known model", "resnet50"});
 }
