@@ -67,14 +67,8 @@ class ImageFolderTask final : public TaskData {
       if (step != loaded_step_) load(step);
       features_.upload(current_.images.data() + first * task_.floats_, static_cast<std::size_t>(count * task_.floats_));
       labels_.upload(current_.labels.data() + first, static_cast<std::size_t>(count));
-      nn::Batch batch;
-      batch.features = features_.data();
-      batch.labels = labels_.data();
-      batch.size = count;
-      batch.first_row = first;
-      batch.step_rows = trial_.batch_size;
-      batch.step = step;
-      return batch;
+      // features, tokens, labels, rows, first row, rows of the step, step
+      return nn::Batch{features_.data(), nullptr, labels_.data(), count, first, trial_.batch_size, step};
     }
 
    private:

@@ -51,13 +51,8 @@ class ReconstructionTask final : public TaskData {
       rows_.upload(sampler_.batch(step) + first, static_cast<std::size_t>(count));
       task_.backend_.gather_rows_u8(task_.train_pixels_.data(), 784, rows_.data(), count,
                                     1.0f / 255.0f, features_.data());
-      nn::Batch batch;
-      batch.features = features_.data();
-      batch.size = count;
-      batch.first_row = first;
-      batch.step_rows = batch_size_;
-      batch.step = step;
-      return batch;
+      // features, tokens, labels, rows, first row, rows of the step, step
+      return nn::Batch{features_.data(), nullptr, nullptr, count, first, batch_size_, step};
     }
 
    private:
@@ -179,14 +174,8 @@ class ClassificationTask final : public TaskData {
                                       task_.train_.channels, rows_.data(),
                                       task_.spec_.augment ? augmentation_.data() : nullptr, kPadding, count,
                                       task_.mean_.data(), task_.inv_std_.data(), features_.data());
-      nn::Batch batch;
-      batch.features = features_.data();
-      batch.labels = labels_.data();
-      batch.size = count;
-      batch.first_row = first;
-      batch.step_rows = trial_.batch_size;
-      batch.step = step;
-      return batch;
+      // features, tokens, labels, rows, first row, rows of the step, step
+      return nn::Batch{features_.data(), nullptr, labels_.data(), count, first, trial_.batch_size, step};
     }
 
    private:
