@@ -23,6 +23,8 @@ class Sgdsweep(CMakePackage):
     depends_on("tomlplusplus@3:")
     depends_on("blas")
     depends_on("zlib-api")
+    depends_on("libjpeg-turbo")  # the image-folder reader (pkg-config libturbojpeg)
+    depends_on("pkgconfig", type="build")
     depends_on("cuda@12:", when="+cuda")
     depends_on("cudnn@9:", when="+cuda")
     depends_on("nccl", when="+cuda")
@@ -30,6 +32,7 @@ class Sgdsweep(CMakePackage):
     depends_on("benchmark", when="+tests", type="build")
     depends_on("py-h5py", when="+tests", type="test")
     depends_on("py-torch", when="+tests", type="test")
+    depends_on("py-matplotlib", when="+tests", type="test")
 
     def cmake_args(self):
         return [
