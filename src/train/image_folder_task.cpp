@@ -2,11 +2,11 @@
 // list built once per rank, training images decoded and augmented on worker threads ahead of the
 // trainer (Goyal et al.'s random-resized crop and flip, keyed by trial seed, epoch and file), the
 // evaluation images decoded once (resize, centre crop) and kept on the host.
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "comm/node_ranks.hpp"
 #include "data/batcher.hpp"
 #include "data/image_folder.hpp"
 #include "data/image_transforms.hpp"
@@ -23,16 +23,6 @@ std::vector<std::int64_t> evenly_spaced(std::int64_t n, std::int64_t count) {
   std::vector<std::int64_t> indices(static_cast<std::size_t>(count));
   for (std::int64_t i = 0; i < count; ++i) indices[i] = i * n / count;
   return indices;
-}
-
-// Ranks on this node, as the launcher says (Open MPI, Slurm); 1 when it does not.
-int ranks_per_node() {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE", "MPI_LOCALNRANKS"}) {
-    if (const char* value = std::getenv(name)) {
-      if (const int ranks = std::atoi(value); ranks > 0) return ranks;
-    }
-  }
-  return 1;
 }
 
 class ImageFolderTask final : public TaskData {
@@ -94,7 +84,7 @@ class ImageFolderTask final : public TaskData {
         };
         prefetcher_.reset();  // join the old workers first
         prefetcher_.emplace(task_.folder_.train, std::move(order), trial_.batch_size, task_.floats_, transform,
-                            data::PrefetchOptions{data::default_prefetch_threads(ranks_per_node()), 2, false});
+                            data::PrefetchOptions{data::default_prefetch_threads(comm::launcher_ranks_per_node()), 2, false});
         epoch_ = epoch;
         next_step_ = epoch * trial_.steps_per_epoch;
       }
@@ -154,7 +144,7 @@ class ImageFolderTask final : public TaskData {
         [size](const data::DecodedImage& image, std::int64_t, std::int64_t, float* out) {
           data::eval_transform(image, size, data::default_resize(size), {}, out);
         },
-        data::PrefetchOptions{data::default_prefetch_threads(ranks_per_node()), 2, false});
+        data::PrefetchOptions{data::default_prefetch_threads(comm::launcher_ranks_per_node()), 2, false});
     data::ImageBatch batch;
     for (std::int64_t first = 0; prefetcher.next(batch); first += batch.count) {
       std::copy(batch.images.begin(), batch.images.end(), images.begin() + first * floats_);
