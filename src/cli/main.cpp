@@ -2,6 +2,7 @@
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <iostream>
 
 #include "comm/communicator.hpp"
@@ -9,6 +10,7 @@
 #include "spec/spec.hpp"
 #include "sweep/plan_command.hpp"
 #include "sweep/runner.hpp"
+#include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
 #include "util/version.hpp"
@@ -39,6 +41,16 @@ int run_command(const std::string& spec_path, const sgdsweep::sweep::RunOptions&
     log::info("done: ", summary.trials, " trials (", summary.finished, " finished, ", summary.diverged,
               " diverged, ", summary.failed, " failed) in ", sgdsweep::format_duration(summary.wall_seconds),
               "; results in ", options.output_path);
+    const sweep::TimeSplit& t = summary.time;
+    const double total = summary.ranks * summary.wall_seconds;
+    const auto share = [&](double seconds) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.3g %%", 100 * seconds / total);
+      return std::string(text);
+    };
+    log::info("time of ", summary.ranks, " rank(s) × ", sgdsweep::format_duration(summary.wall_seconds),
+              ": training ", share(t.training), ", setup (data, file, plan) ", share(t.setup), ", HDF5 writes ",
+              share(t.hdf5), ", scheduling ", share(t.scheduling), ", idle at the end ", share(t.idle));
   }
   return summary.failed > 0 ? 2 : 0;
 }

@@ -43,6 +43,8 @@ void agree(const comm::Communicator& comm, const char* what, Step&& step) {
   throw CollectiveError(concat(what, " failed on another rank (see its message)"));
 }
 
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 std::string describe(const spec::Trial& trial) {
   return concat(spec::name(trial.optimizer), " B=", trial.batch_size, " eps_eff=2^",
                 trial.log2_effective_learning_rate, " seed ", trial.seed_index);
@@ -172,15 +174,19 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   };
 
   RunSummary local;
+  TimeSplit& time = local.time;
+  time.setup = seconds_since(start);
   if (place.class_index >= 0) {
     const TeamClass& team_class = plan.classes[place.class_index];
     for (;;) {
+      const Clock::time_point claim_start = Clock::now();
       std::int64_t trial_index = -1;
       if (leader) {
         const std::int64_t next = counters.fetch_add(place.class_index, 1);
         if (next < static_cast<std::int64_t>(team_class.trials.size())) trial_index = team_class.trials[next];
       }
       if (team_size > 1) team_comm.broadcast(&trial_index, sizeof trial_index, 0);
+      time.scheduling += seconds_since(claim_start);
       if (trial_index < 0) break;
       const spec::Trial& trial = trials[trial_index];
       const int split = plan.team_size[trial_index];
@@ -202,12 +208,15 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
         outcome = spec::TrialOutcome{};
         outcome.status = spec::TrialStatus::failed;
         outcome.message = concat("rank ", comm.rank(), ": ", e.what());
-        outcome.wall_seconds = std::chrono::duration<double>(Clock::now() - trial_start).count();
+        outcome.wall_seconds = seconds_since(trial_start);
         outcome.examples_per_second = NAN;
         log::error("trial ", trial.index, " (", describe(trial), ") failed: ", e.what());
       }
+      time.training += seconds_since(trial_start);
       if (!leader) continue;
+      const Clock::time_point write_start = Clock::now();
       file->write_outcome(trial, outcome, comm.rank(), split);
+      time.hdf5 += seconds_since(write_start);
       counters.fetch_add(classes + kFinished, 1);
       counters.fetch_add(classes + kFinishedMilliseconds,
                          static_cast<std::int64_t>(1000 * plan.trial_seconds[trial_index]));
@@ -223,6 +232,7 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
     }
   }
   // Rank 0 keeps reporting until every trial is in.
+  const Clock::time_point idle_start = Clock::now();
   if (comm.rank() == 0) {
     while (counters.read(classes + kFinished) < static_cast<std::int64_t>(to_run.size())) {
       report_progress(false);
@@ -233,7 +243,10 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
                     counters.read(classes + kExamples));
   }
   comm.barrier();
+  time.idle = seconds_since(idle_start);
+  const Clock::time_point close_start = Clock::now();
   file->close();
+  time.hdf5 += seconds_since(close_start);
   lock.reset();
   comm.barrier();
   if (comm.rank() == 0) std::filesystem::remove(lock_path);
@@ -243,7 +256,13 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   summary.finished = comm.sum(static_cast<long long>(local.finished));
   summary.diverged = comm.sum(static_cast<long long>(local.diverged));
   summary.failed = comm.sum(static_cast<long long>(local.failed));
-  summary.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  summary.wall_seconds = seconds_since(start);
+  summary.ranks = comm.size();
+  summary.time.setup = comm.sum(time.setup);
+  summary.time.training = comm.sum(time.training);
+  summary.time.hdf5 = comm.sum(time.hdf5);
+  summary.time.scheduling = comm.sum(time.scheduling);
+  summary.time.idle = comm.sum(time.idle);
   return summary;
 }
 

@@ -25,12 +25,23 @@ struct RunOptions {
   bool append = false;     // --resume with more trials: the spec's grid starts with the file's trials
 };
 
+// Where the ranks' time went, in rank-seconds summed over all ranks (their total is ranks × wall).
+struct TimeSplit {
+  double setup = 0.0;       // start until the first trial: checks, data loading, file creation, plan
+  double training = 0.0;    // inside train_trial (evaluations and progress reports included)
+  double hdf5 = 0.0;        // committing outcomes to the file, and closing it
+  double scheduling = 0.0;  // taking the next trial from the shared counter (and its team broadcast)
+  double idle = 0.0;        // after the rank's last trial, waiting for the others to finish
+};
+
 struct RunSummary {
   std::int64_t trials = 0;
   std::int64_t finished = 0;
   std::int64_t diverged = 0;
   std::int64_t failed = 0;
   double wall_seconds = 0.0;
+  int ranks = 0;
+  TimeSplit time;
 };
 
 // Collective over `comm`. Problems found before the file exists (the output path, the data, the
