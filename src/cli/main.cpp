@@ -25,8 +25,8 @@ constexpr const char* kDescription =
     "into one parallel HDF5 file. Read that file with sgdsweep-analyze, or with h5py "
     "(docs/hdf5-schema.md). docs/running.md explains launching, teams and resuming.";
 
-int run_command(const std::string& spec_path, const sgdsweep::sweep::RunOptions& options,
-                const sgdsweep::comm::Communicator& world) {
+int run_command(const std::string& spec_path, const std::string& device,
+                const sgdsweep::sweep::RunOptions& options, const sgdsweep::comm::Communicator& world) {
   using namespace sgdsweep;
   spec::Spec spec;
   // Every rank reads and validates the same file, so every rank fails alike on a bad spec.
@@ -36,6 +36,7 @@ int run_command(const std::string& spec_path, const sgdsweep::sweep::RunOptions&
     if (world.rank() == 0) log::error(e.what());
     return 1;
   }
+  if (!device.empty()) spec.device = device;
   const sweep::RunSummary summary = sweep::run_sweep(spec, options, world);
   if (world.rank() == 0) {
     log::info("done: ", summary.trials, " trials (", summary.finished, " finished, ", summary.diverged,
@@ -102,6 +103,14 @@ int main(int argc, char** argv) {
                   "--resume")
         ->excludes(overwrite)
         ->excludes(resume);
+    std::string device;
+    const auto device_option = [&](CLI::App* command) {
+      command->add_option("--device", device,
+                          "host | cuda: overrides [sweep] device of the spec (cuda: each rank uses GPU "
+                          "(node-local rank mod GPUs); needs a build with the CUDA backend)")
+          ->check(CLI::IsMember({"host", "cuda"}));
+    };
+    device_option(run);
 
     CLI::App* plan = app.add_subcommand(
         "plan",
@@ -117,6 +126,8 @@ int main(int argc, char** argv) {
     plan->add_option("--calibrate", plan_options.calibration_file,
                      "a finished sweep file: fit the cost model's rate to its measured trial times")
         ->check(CLI::ExistingFile);
+    device_option(plan);
+    plan->callback([&] { plan_options.device = device; });
 
     bool parsed = false;
     try {
@@ -130,7 +141,7 @@ int main(int argc, char** argv) {
       sgdsweep::log::configure(sgdsweep::log::parse_level(log_level), world.size() > 1 ? world.rank() : -1);
       try {
         if (app.got_subcommand(run)) {
-          exit_code = run_command(spec_path, options, world);
+          exit_code = run_command(spec_path, device, options, world);
         } else if (app.got_subcommand(plan)) {
           if (world.rank() == 0) exit_code = sgdsweep::sweep::plan_command(plan_spec, plan_options, std::cout);
         }

@@ -43,6 +43,12 @@ Communicator Communicator::split(int color, int key) const {
   return Communicator(part, Adopt{});
 }
 
+int Communicator::node_rank() const {
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  return Communicator(node, Adopt{}).rank();
+}
+
 void Communicator::broadcast(void* data, int bytes, int root) const {
   check(MPI_Bcast(data, bytes, MPI_BYTE, root, comm_), "MPI_Bcast");
 }

@@ -16,6 +16,9 @@ class Communicator {
   // Collective: the ranks with the same `color` form a new communicator, ordered by `key`
   // (MPI_Comm_split); a negative color gives MPI_COMM_NULL (an empty Communicator).
   Communicator split(int color, int key) const;
+  // Collective: this rank's index among the ranks that share its node's memory
+  // (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED), whatever the launcher.
+  int node_rank() const;
   Communicator(Communicator&& other) noexcept;
   bool empty() const { return comm_ == MPI_COMM_NULL; }
   ~Communicator();

@@ -58,6 +58,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // True when backend memory is ordinary host memory (the host backend): MPI and the host may read
+  // and write it directly. A GPU backend's memory must be copied through copy_to_host first.
+  virtual bool host_addressable() const { return false; }
 
   // ---- memory ---------------------------------------------------------------------------------
   // Zero-filled, 64-byte aligned. Throws Error when the memory is not there.

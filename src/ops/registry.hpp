@@ -22,7 +22,15 @@ class Runtime {
 // Device names this build can run: always "host"; "cuda" when built with -DSGDSWEEP_CUDA=ON.
 std::vector<std::string> available_devices();
 
-// A backend for `device`; throws Error naming the available devices when it is not built in.
-std::unique_ptr<Backend> make_backend(const std::string& device);
+// How a rank opens its device. The host backend ignores all of it.
+struct DeviceOptions {
+  int node_rank = 0;           // this rank's index among the ranks of its node: GPU node_rank mod GPUs
+  bool deterministic = true;   // cuda: only cuDNN algorithms that repeat bit for bit
+  bool tf32 = false;           // cuda: TF32 tensor cores in GEMMs and convolutions
+};
+
+// A backend for `device`; throws Error naming the available devices when it is not built in, and
+// saying why when the build has it but the machine has no GPU.
+std::unique_ptr<Backend> make_backend(const std::string& device, const DeviceOptions& options = {});
 
 }  // namespace sgdsweep::ops

@@ -301,7 +301,7 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   spec.source_path = source_path;
   spec.source_text = text;
 
-  const Section sweep(root, "sweep", {"name", "seed", "seeds", "device"}, source_path);
+  const Section sweep(root, "sweep", {"name", "seed", "seeds", "device", "deterministic", "tf32"}, source_path);
   spec.name = sweep.string("name").value_or(spec.name);
   const std::int64_t seed = sweep.integer("seed").value_or(0);
   check(seed >= 0, sweep, "seed", "must be >= 0");
@@ -312,6 +312,12 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   spec.device = sweep.string("device").value_or(spec.device);
   check(spec.device == "host" || spec.device == "cuda", sweep, "device",
         "must be \"host\" or \"cuda\"");
+  for (const char* key : {"deterministic", "tf32"}) {
+    const toml::node* node = sweep.node(key);
+    if (!node) continue;
+    if (!node->is_boolean()) sweep.bad(key, *node, "true or false");
+    (std::string(key) == "tf32" ? spec.tf32 : spec.deterministic) = *node->value<bool>();
+  }
 
   const Section model(root, "model",
                       {"name", "init", "normalization", "ghost_batch_size", "dropout", "layers",

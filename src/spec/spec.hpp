@@ -31,6 +31,8 @@ struct Spec {
   std::uint64_t seed = 0;
   std::int32_t seeds = 1;
   std::string device = "host";
+  bool deterministic = true;  // cuda: deterministic cuDNN algorithms only (bit-identical reruns)
+  bool tf32 = false;          // cuda: TF32 tensor cores in GEMMs and convolutions
 
   // [model]
   ModelKind model = ModelKind::autoencoder;

@@ -294,6 +294,8 @@ SweepFile SweepFile::create_file(const std::string& path, MPI_Comm comm, const s
   h5::write_attribute(file, "eval_train_examples", provenance.eval_train_examples);
   h5::write_attribute(file, "ranks", provenance.ranks);
   h5::write_attribute(file, "device", spec.device);
+  h5::write_attribute(file, "tf32", static_cast<std::int8_t>(spec.device == "cuda" && spec.tf32));
+  h5::write_attribute(file, "deterministic", static_cast<std::int8_t>(spec.device != "cuda" || spec.deterministic));
   h5::write_attribute(file, "model_name", spec.model_name);
   h5::write_attribute(file, "seeds", spec.seeds);
   h5::write_attribute(file, "best_k", spec.best_k);

@@ -48,7 +48,8 @@ CostModel calibrate_on(const CostModel& model, const std::string& path) {
 }  // namespace
 
 int plan_command(const std::string& spec_path, const PlanOptions& options, std::ostream& out) {
-  const spec::Spec spec = spec::load_spec(spec_path);
+  spec::Spec spec = spec::load_spec(spec_path);
+  if (!options.device.empty()) spec.device = options.device;
   spec::DataShape shape = nominal_data_shape(spec);
   std::int64_t classes_or_vocabulary = 0;
   std::string data_note;

@@ -10,6 +10,7 @@ namespace sgdsweep::sweep {
 struct PlanOptions {
   int ranks = 1;
   std::string calibration_file;  // a finished sweep file to fit the cost model's rate to; optional
+  std::string device;            // overrides the spec's [sweep] device when not empty
 };
 
 // Prints the plan of the spec at `spec_path` to `out`; throws Error naming the problem.

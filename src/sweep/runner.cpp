@@ -81,8 +81,12 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   std::unique_ptr<ops::Backend> backend;
   std::unique_ptr<train::TaskData> data;
   std::vector<spec::Trial> trials;
-  agree(comm, "loading the data", [&] {
-    backend = ops::make_backend(spec.device);
+  ops::DeviceOptions device;
+  device.node_rank = comm.node_rank();  // collective: every rank, before anything can fail
+  device.deterministic = spec.deterministic;
+  device.tf32 = spec.tf32;
+  agree(comm, "opening the device and loading the data", [&] {
+    backend = ops::make_backend(spec.device, device);
     data = train::load_task_data(spec, *backend);
     trials = spec::expand_grid(spec, data->shape());
   });

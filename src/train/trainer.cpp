@@ -109,6 +109,9 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
   std::unique_ptr<GradientAccumulator> accumulator;
   if (mine > 1) accumulator = std::make_unique<GradientAccumulator>(backend, parameters.size(), mine);
   ops::Buffer<double> losses(backend, static_cast<std::size_t>(mine));
+  // A team on a GPU backend all-reduces a host copy of the gradients (allocated once per trial).
+  std::vector<float> staged_gradients;
+  if (team.size() > 1 && !backend.host_addressable()) staged_gradients.resize(static_cast<std::size_t>(parameters.size()));
   std::vector<double> my_losses(static_cast<std::size_t>(mine));
   std::vector<double> all_losses(static_cast<std::size_t>(microbatches));
   const double terms = static_cast<double>(trial.batch_size * model->terms_per_example());
@@ -154,7 +157,15 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
       if (accumulator) accumulator->add(parameters.gradients());
     }
     if (accumulator) accumulator->finish(parameters.gradients());
-    if (team.size() > 1) team.sum(parameters.gradients(), parameters.size());
+    if (team.size() > 1) {
+      if (staged_gradients.empty()) {
+        team.sum(parameters.gradients(), parameters.size());
+      } else {  // GPU memory: through the host (the same tree order, so the same bits)
+        backend.copy_to_host(staged_gradients.data(), parameters.gradients(), staged_gradients.size() * sizeof(float));
+        team.sum(staged_gradients.data(), parameters.size());
+        backend.copy_to_device(parameters.gradients(), staged_gradients.data(), staged_gradients.size() * sizeof(float));
+      }
+    }
     losses.download(my_losses.data(), my_losses.size());
     team.gather(my_losses.data(), mine, all_losses.data());
     double loss_sum = 0.0;

@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "util/host_device.hpp"
+
 namespace sgdsweep {
 
 // What a draw is for; part of the counter, so draws for different purposes never collide.
@@ -19,12 +21,12 @@ class CounterRng {
  public:
   using Block = std::array<std::uint32_t, 4>;
 
-  CounterRng(std::uint64_t seed, RngPurpose purpose)
+  SGDSWEEP_HOST_DEVICE CounterRng(std::uint64_t seed, RngPurpose purpose)
       : key_{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)},
         purpose_(static_cast<std::uint32_t>(purpose)) {}
 
   // The bare Philox4x32-10 bijection (exposed for its known-answer test).
-  static Block philox4x32_10(Block counter, std::array<std::uint32_t, 2> key) {
+  SGDSWEEP_HOST_DEVICE static Block philox4x32_10(Block counter, std::array<std::uint32_t, 2> key) {
     for (int round = 0; round < 10; ++round) {
       counter = philox_round(counter, key);
       key[0] += 0x9E3779B9u;
@@ -34,7 +36,7 @@ class CounterRng {
   }
 
   // Four independent 32-bit words for (stream, position).
-  Block bits(std::uint32_t stream, std::uint64_t position) const {
+  SGDSWEEP_HOST_DEVICE Block bits(std::uint32_t stream, std::uint64_t position) const {
     return philox4x32_10({static_cast<std::uint32_t>(position),
                           static_cast<std::uint32_t>(position >> 32), stream, purpose_},
                          key_);
@@ -66,7 +68,7 @@ class CounterRng {
   }
 
  private:
-  static Block philox_round(const Block& c, const std::array<std::uint32_t, 2>& k) {
+  SGDSWEEP_HOST_DEVICE static Block philox_round(const Block& c, const std::array<std::uint32_t, 2>& k) {
     const std::uint64_t p0 = static_cast<std::uint64_t>(0xD2511F53u) * c[0];
     const std::uint64_t p1 = static_cast<std::uint64_t>(0xCD9E8D57u) * c[2];
     return {static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k[0], static_cast<std::uint32_t>(p1),

@@ -1,10 +1,14 @@
-// Helpers for tests that run ops on a backend: reproducible random inputs and host ↔ backend copies.
+// Helpers for tests that run ops on a backend: reproducible random inputs, host ↔ backend copies,
+// and whether a backend can run here.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ops/backend.hpp"
+#include "ops/registry.hpp"
+#include "util/error.hpp"
 #include "util/rng.hpp"
 
 namespace sgdsweep::testing {
@@ -29,6 +33,17 @@ std::vector<T> to_host(const ops::Buffer<T>& buffer) {
   std::vector<T> host(buffer.size());
   buffer.download(host.data(), host.size());
   return host;
+}
+
+// Why `device` cannot run on this machine (a build with the CUDA backend where no GPU is usable),
+// or empty when it can: the suites instantiated for every built backend skip with this reason.
+inline std::string unusable_device(const std::string& device) {
+  try {
+    ops::make_backend(device);
+    return {};
+  } catch (const Error& e) {
+    return e.what();
+  }
 }
 
 }  // namespace sgdsweep::testing

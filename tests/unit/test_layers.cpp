@@ -29,7 +29,10 @@ void expect_gradient_close(double analytic, double numeric, double absolute, con
 
 class BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { backend_ = ops::make_backend(GetParam()); }
+  void SetUp() override {
+    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    backend_ = ops::make_backend(GetParam());
+  }
   ops::Backend& backend() { return *backend_; }
   std::unique_ptr<ops::Backend> backend_;
 };

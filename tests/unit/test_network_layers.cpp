@@ -66,7 +66,10 @@ void check_gradient(std::vector<float>& values, const std::vector<float>& analyt
 
 class NetworkLayers : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { backend_ = ops::make_backend(GetParam()); }
+  void SetUp() override {
+    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    backend_ = ops::make_backend(GetParam());
+  }
   ops::Backend& backend() { return *backend_; }
   std::unique_ptr<ops::Backend> backend_;
 };

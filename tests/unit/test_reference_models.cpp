@@ -367,7 +367,12 @@ std::int64_t our_index(const std::vector<double>* shape, std::int64_t index) {
 
 }  // namespace
 
-class ReferenceModels : public ::testing::TestWithParam<std::string> {};
+class ReferenceModels : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+  }
+};
 
 // max_pool2d(3, 2, 1) on values with many ties: the output, and the gradient routed to the first
 // largest value of each window (PyTorch's argmax; a later tie would move it).

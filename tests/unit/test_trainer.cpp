@@ -125,6 +125,36 @@ TEST_F(TrainerTest, MicrobatchesSumToTheSameTrainingUpToRounding) {
   }
 }
 
+// The same trial on the CUDA backend (issue #4): the host's curve to rounding (cuBLAS sums in
+// another order), and bit for bit the same curve when run twice on the GPU. Skipped with the
+// reason where the build has no CUDA backend or the machine no GPU.
+TEST_F(TrainerTest, CudaTrialFollowsTheHostCurveAndRepeatsBitForBit) {
+  std::unique_ptr<ops::Backend> cuda;
+  try {
+    cuda = ops::make_backend("cuda");
+  } catch (const Error& e) {
+    GTEST_SKIP() << "no CUDA backend to test: " << e.what();
+  }
+  const spec::Spec spec = make_spec(-4, "momentum", 4);  // microbatches: the accumulator on the GPU too
+  const spec::TrialOutcome host = run(spec);
+  std::swap(backend_, cuda);
+  const spec::TrialOutcome gpu = run(spec), again = run(spec);
+  std::swap(backend_, cuda);
+  ASSERT_EQ(gpu.status, spec::TrialStatus::finished) << gpu.message;
+  ASSERT_EQ(host.curve.size(), gpu.curve.size());
+  for (std::size_t k = 0; k < host.curve.size(); ++k) {
+    EXPECT_NEAR(gpu.curve[k].train_loss, host.curve[k].train_loss, 1e-3 * host.curve[k].train_loss) << "point " << k;
+    EXPECT_NEAR(gpu.curve[k].test_metric, host.curve[k].test_metric, 1e-3 * host.curve[k].test_metric) << "point " << k;
+    EXPECT_EQ(again.curve[k].train_loss, gpu.curve[k].train_loss) << "point " << k;
+    EXPECT_EQ(again.curve[k].test_metric, gpu.curve[k].test_metric) << "point " << k;
+  }
+  ASSERT_EQ(host.step_losses.size(), gpu.step_losses.size());
+  for (std::size_t k = 0; k < host.step_losses.size(); ++k) {
+    EXPECT_NEAR(gpu.step_losses[k], host.step_losses[k], 1e-3 * host.step_losses[k]) << "step loss " << k;
+  }
+  EXPECT_EQ(again.step_losses, gpu.step_losses);
+}
+
 TEST_F(TrainerTest, HugeRateIsRecordedAsDivergedWithItsCurveSoFar) {
   const spec::Spec spec = make_spec(60, "momentum");
   const spec::TrialOutcome outcome = run(spec);

@@ -8,32 +8,15 @@
 #include <cstring>
 
 #include "ops/backend.hpp"
+#include "ops/portable_math.hpp"
 
 namespace sgdsweep::ops::host {
 
 using ExecutionSpace = Kokkos::DefaultHostExecutionSpace;
 using Range = Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>;
 
-// exp(x) in single precision from IEEE basic operations only: Cody–Waite reduction by ln 2 and
-// Cephes' expf polynomial (relative error below 2e-7 on [−87, 88]; tested against std::exp).
-// Unlike libm's expf it vectorizes, and it gives the same bits on every machine, vector width
-// and (written the same way in CUDA) on the GPU. Arguments are clamped so that 2^n stays normal.
-inline float portable_exp(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  constexpr float kRoundMagic = 12582912.0f;  // 1.5·2^23: adding it rounds to the nearest integer
-  const float n = (x * 1.44269504088896341f + kRoundMagic) - kRoundMagic;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  // x − n·ln 2 in two parts
-  const float polynomial =
-      (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-         4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * (r * r) + r + 1.0f;
-  const std::int32_t exponent_bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  float two_to_n;
-  std::memcpy(&two_to_n, &exponent_bits, sizeof two_to_n);
-  return polynomial * two_to_n;
-}
-
-inline float portable_sigmoid(float x) { return 1.0f / (1.0f + portable_exp(-x)); }
+using ops::portable_exp;
+using ops::portable_sigmoid;
 
 class HostBackend final : public Backend {
  public:
@@ -42,6 +25,7 @@ class HostBackend final : public Backend {
   HostBackend(const HostBackend&) = delete;
   HostBackend& operator=(const HostBackend&) = delete;
   std::string name() const override { return "host"; }
+  bool host_addressable() const override { return true; }
 
   // host_backend.cpp: memory, BLAS-like and row ops
   void* allocate_bytes(std::size_t bytes) override;

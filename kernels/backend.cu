@@ -1,0 +1,262 @@
+// CUDA backend: construction, memory, error checks, GEMM (cuBLAS), the BLAS-like and row ops, the
+// fixed-tree reductions, and the optimizer update.
+#include <cstring>
+#include <limits>
+
+#include "cuda_backend.cuh"
+
+namespace sgdsweep::ops {
+
+int cuda_device_count(std::string* why) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error for whoever asks next
+    if (why) *why = cudaGetErrorString(status);
+    return 0;
+  }
+  if (count == 0 && why) *why = "the CUDA runtime reports no device";
+  return count;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
+  return std::make_unique<cuda::CudaBackend>(options);
+}
+
+namespace cuda {
+
+void check_cuda(cudaError_t status, const char* what, const char* file, int line) {
+  if (status != cudaSuccess) fail("CUDA error in ", what, " (", file, ":", line, "): ", cudaGetErrorString(status));
+}
+void check_cublas(cublasStatus_t status, const char* what, const char* file, int line) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    fail("cuBLAS error in ", what, " (", file, ":", line, "): ", cublasGetStatusString(status));
+  }
+}
+void check_cudnn(cudnnStatus_t status, const char* what, const char* file, int line) {
+  if (status != CUDNN_STATUS_SUCCESS) {
+    fail("cuDNN error in ", what, " (", file, ":", line, "): ", cudnnGetErrorString(status));
+  }
+}
+
+namespace {
+
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;  // fixed: cuBLAS picks the same kernels
+constexpr std::size_t kStagedCopyLimit = std::size_t{8} << 20;       // larger uploads go direct (datasets)
+
+// Per-block partial sums of x·y (x·x when y is null) over a grid-stride range, in double.
+__global__ void dot_partials(const float* x, const float* y, std::int64_t count, double* partials) {
+  double sum = 0.0;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += stride) {
+    sum += static_cast<double>(x[i]) * (y ? y[i] : x[i]);
+  }
+  const double total = block_sum<kThreads>(sum);
+  if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+
+__global__ void sum_doubles_kernel(const double* values, std::int64_t count, double* out) {
+  double sum = 0.0;
+  for (std::int64_t i = threadIdx.x; i < count; i += kThreads) sum += values[i];
+  const double total = block_sum<kThreads>(sum);
+  if (threadIdx.x == 0) *out = total;
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
+  SGDSWEEP_CUDA(cudaSetDevice(options.device));
+  SGDSWEEP_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  // The device's default pool, told to keep what is freed: the buffers of one trial are reused by
+  // the next without going back to the driver.
+  SGDSWEEP_CUDA(cudaDeviceGetDefaultMemPool(&pool_, options.device));
+  std::uint64_t keep_everything = std::numeric_limits<std::uint64_t>::max();
+  SGDSWEEP_CUDA(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep_everything));
+  SGDSWEEP_CUDA(cudaEventCreateWithFlags(&staging_free_, cudaEventDisableTiming));
+
+  SGDSWEEP_CUBLAS(cublasCreate(&cublas_));
+  SGDSWEEP_CUBLAS(cublasSetStream(cublas_, stream_));
+  SGDSWEEP_CUBLAS(cublasSetMathMode(cublas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  // A workspace of our own, fixed in size: cuBLAS then chooses its kernels the same way every run,
+  // and the GEMMs can be captured in a CUDA graph.
+  cublas_workspace_ = allocate_bytes(kCublasWorkspaceBytes);
+  SGDSWEEP_CUBLAS(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
+
+  SGDSWEEP_CUDNN(cudnnCreate(&cudnn_));
+  SGDSWEEP_CUDNN(cudnnSetStream(cudnn_, stream_));
+}
+
+CudaBackend::~CudaBackend() {
+  cudaStreamSynchronize(stream_);
+  for (auto& [shape, plan] : convolution_plans_) {
+    cudnnDestroyTensorDescriptor(plan.x);
+    cudnnDestroyTensorDescriptor(plan.y);
+    cudnnDestroyFilterDescriptor(plan.w);
+    cudnnDestroyConvolutionDescriptor(plan.convolution);
+  }
+  for (Scratch& scratch : partials_) free_bytes(scratch.data);
+  free_bytes(convolution_workspace_.data);
+  if (cudnn_) cudnnDestroy(cudnn_);
+  if (cublas_) cublasDestroy(cublas_);
+  free_bytes(cublas_workspace_);
+  if (staging_) cudaFreeHost(staging_);
+  if (staging_free_) cudaEventDestroy(staging_free_);
+  cudaStreamSynchronize(stream_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+// ---- memory -----------------------------------------------------------------------------------
+
+void* CudaBackend::allocate_bytes(std::size_t bytes) {
+  void* pointer = nullptr;
+  const cudaError_t status = cudaMallocFromPoolAsync(&pointer, bytes, pool_, stream_);
+  if (status != cudaSuccess || !pointer) {
+    cudaGetLastError();
+    std::size_t free = 0, total = 0;
+    cudaMemGetInfo(&free, &total);
+    fail("cuda backend: cannot allocate ", bytes, " bytes on device ", options_.device, " (",
+         cudaGetErrorString(status), "; ", free >> 20, " of ", total >> 20, " MiB free)");
+  }
+  SGDSWEEP_CUDA(cudaMemsetAsync(pointer, 0, bytes, stream_));
+  return pointer;
+}
+
+void CudaBackend::free_bytes(void* pointer) noexcept {
+  if (pointer) cudaFreeAsync(pointer, stream_);
+}
+
+void CudaBackend::copy_to_device(void* destination, const void* source, std::size_t bytes) {
+  if (bytes == 0) return;
+  if (bytes > kStagedCopyLimit) {  // a dataset, once per run: a plain synchronous copy
+    SGDSWEEP_CUDA(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyHostToDevice, stream_));
+    SGDSWEEP_CUDA(cudaStreamSynchronize(stream_));
+    return;
+  }
+  SGDSWEEP_CUDA(cudaEventSynchronize(staging_free_));  // the previous staged copy has left
+  if (bytes > staging_bytes_) {
+    if (staging_) SGDSWEEP_CUDA(cudaFreeHost(staging_));
+    staging_ = nullptr;
+    SGDSWEEP_CUDA(cudaMallocHost(&staging_, bytes));
+    staging_bytes_ = bytes;
+  }
+  std::memcpy(staging_, source, bytes);
+  SGDSWEEP_CUDA(cudaMemcpyAsync(destination, staging_, bytes, cudaMemcpyHostToDevice, stream_));
+  SGDSWEEP_CUDA(cudaEventRecord(staging_free_, stream_));
+}
+
+void CudaBackend::copy_to_host(void* destination, const void* source, std::size_t bytes) {
+  if (bytes == 0) return;
+  SGDSWEEP_CUDA(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToHost, stream_));
+  SGDSWEEP_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::copy(void* destination, const void* source, std::size_t bytes) {
+  if (bytes == 0 || destination == source) return;
+  SGDSWEEP_CUDA(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaBackend::synchronize() { SGDSWEEP_CUDA(cudaStreamSynchronize(stream_)); }
+
+void* CudaBackend::grow(Scratch& scratch, std::size_t bytes) {
+  if (bytes > scratch.bytes) {
+    free_bytes(scratch.data);  // stream-ordered: kernels already queued keep their memory
+    scratch.data = nullptr;
+    scratch.data = allocate_bytes(bytes);
+    scratch.bytes = bytes;
+  }
+  return scratch.data;
+}
+
+double* CudaBackend::partials(std::size_t count, int slot) {
+  return static_cast<double*>(grow(partials_[slot], count * sizeof(double)));
+}
+
+void* CudaBackend::convolution_workspace(std::size_t bytes) {
+  return bytes ? grow(convolution_workspace_, bytes) : nullptr;
+}
+
+void CudaBackend::fill(float* x, std::int64_t count, float value) {
+  for_each(count, [=] __device__(std::int64_t i) { x[i] = value; });
+}
+
+// ---- linear algebra ---------------------------------------------------------------------------
+
+void CudaBackend::gemm(Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n,
+                       std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
+                       std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+  if (m > kIntMax || n > kIntMax || k > kIntMax || lda > kIntMax || ldb > kIntMax || ldc > kIntMax) {
+    fail("cuda backend: GEMM of ", m, "×", n, "×", k, " exceeds cuBLAS's 32-bit dimensions");
+  }
+  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap places.
+  SGDSWEEP_CUBLAS(cublasSgemm(cublas_, transpose_b == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N,
+                              transpose_a == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N,
+                              static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha,
+                              b, static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
+                              static_cast<int>(ldc)));
+}
+
+void CudaBackend::axpby(float alpha, const float* x, float beta, float* y, std::int64_t count) {
+  for_each(count, [=] __device__(std::int64_t i) { y[i] = alpha * x[i] + beta * y[i]; });
+}
+
+void CudaBackend::sum_doubles(const double* values, std::int64_t count, double* out) {
+  sum_doubles_kernel<<<1, kThreads, 0, stream_>>>(values, count, out);
+  SGDSWEEP_CUDA(cudaGetLastError());
+}
+
+void CudaBackend::dot(const float* x, const float* y, std::int64_t count, float* out) {
+  double* partial = partials(kReductionBlocks + 1);
+  dot_partials<<<kReductionBlocks, kThreads, 0, stream_>>>(x, y, count, partial);
+  SGDSWEEP_CUDA(cudaGetLastError());
+  sum_doubles(partial, kReductionBlocks, partial + kReductionBlocks);
+  for_each(1, [=] __device__(std::int64_t) { *out = static_cast<float>(partial[kReductionBlocks]); });
+}
+
+double CudaBackend::sum_of_squares(const float* x, std::int64_t count) {
+  double* partial = partials(kReductionBlocks + 1);
+  dot_partials<<<kReductionBlocks, kThreads, 0, stream_>>>(x, nullptr, count, partial);
+  SGDSWEEP_CUDA(cudaGetLastError());
+  sum_doubles(partial, kReductionBlocks, partial + kReductionBlocks);
+  double total = 0.0;
+  copy_to_host(&total, partial + kReductionBlocks, sizeof total);
+  return total;
+}
+
+void CudaBackend::add_row_vector(float* y, const float* bias, std::int64_t rows, std::int64_t columns) {
+  for_each(rows * columns, [=] __device__(std::int64_t i) { y[i] += bias[i % columns]; });
+}
+
+void CudaBackend::sum_rows(const float* x, std::int64_t rows, std::int64_t columns, float beta,
+                           float* out) {
+  // A thread per column, rows in ascending order: the host's order, so the host's bits.
+  for_each(columns, [=] __device__(std::int64_t j) {
+    float sum = 0.0f;
+    for (std::int64_t i = 0; i < rows; ++i) sum += x[i * columns + j];
+    out[j] = (beta == 0.0f ? 0.0f : beta * out[j]) + sum;
+  });
+}
+
+void CudaBackend::sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
+                             float learning_rate, float momentum, float l2) {
+  if (momentum == 0.0f) {
+    for_each(count, [=] __device__(std::int64_t i) {
+      const float g = gradient[i] + l2 * weights[i];
+      gradient[i] = g;
+      weights[i] -= learning_rate * g;
+    });
+  } else {
+    for_each(count, [=] __device__(std::int64_t i) {
+      const float g = gradient[i] + l2 * weights[i];
+      gradient[i] = g;
+      const float v = momentum * velocity[i] + g;
+      velocity[i] = v;
+      weights[i] -= learning_rate * v;
+    });
+  }
+}
+
+}  // namespace cuda
+}  // namespace sgdsweep::ops

@@ -1,0 +1,215 @@
+// The CUDA backend's class, shared by its implementation files (one per op family, as in
+// src/ops/host/): one stream per backend; memory from a stream-ordered pool that keeps what it
+// frees (so a trial's buffers come back without cudaMalloc for the next trial); cuBLAS for GEMM,
+// cuDNN for convolution, and our own kernels for the rest.
+//
+// Reductions never use atomics: each is a fixed tree whose shape depends on the problem's size
+// only (never on the GPU model or timing), so a result repeats bit for bit run to run. Where the
+// host contract sums in a plain ascending order that parallelises well (sum_rows, scatter_add_rows,
+// max_pool_backward, average pooling) the kernel keeps that order and gives the host's bits; the
+// double-precision reductions (dot, squared error, softmax cross-entropy, batch statistics) use
+// the tree and agree with the host to rounding.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+#include "cuda.hpp"
+#include "ops/backend.hpp"
+#include "ops/portable_math.hpp"
+#include "util/error.hpp"
+
+namespace sgdsweep::ops::cuda {
+
+void check_cuda(cudaError_t status, const char* what, const char* file, int line);
+void check_cublas(cublasStatus_t status, const char* what, const char* file, int line);
+void check_cudnn(cudnnStatus_t status, const char* what, const char* file, int line);
+#define SGDSWEEP_CUDA(call) ::sgdsweep::ops::cuda::check_cuda((call), #call, __FILE__, __LINE__)
+#define SGDSWEEP_CUBLAS(call) ::sgdsweep::ops::cuda::check_cublas((call), #call, __FILE__, __LINE__)
+#define SGDSWEEP_CUDNN(call) ::sgdsweep::ops::cuda::check_cudnn((call), #call, __FILE__, __LINE__)
+
+constexpr int kThreads = 256;            // threads per block of every elementwise kernel
+constexpr int kReductionBlocks = 256;    // fixed: the tree of a long reduction never depends on the GPU
+constexpr std::int64_t kMaxBlocks = std::int64_t{1} << 20;  // grid-stride beyond this
+
+// One thread per index i < count, grid-stride.
+template <class F>
+__global__ void for_each_kernel(std::int64_t count, F f) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += stride) {
+    f(i);
+  }
+}
+
+// Σ of `value` over the block's threads by a fixed binary tree in shared memory (Threads a power
+// of two). Every thread gets the total.
+template <int Threads>
+__device__ double block_sum(double value) {
+  __shared__ double partial[Threads];
+  __syncthreads();  // the previous call's readers are done with `partial`
+  partial[threadIdx.x] = value;
+  __syncthreads();
+  for (int half = Threads / 2; half > 0; half >>= 1) {
+    if (static_cast<int>(threadIdx.x) < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+    __syncthreads();
+  }
+  return partial[0];
+}
+
+// A cached cuDNN convolution: descriptors and the algorithms chosen for its shape.
+struct ConvolutionPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t convolution = nullptr;
+  cudnnConvolutionFwdAlgo_t forward{};
+  cudnnConvolutionBwdDataAlgo_t backward_data{};
+  cudnnConvolutionBwdFilterAlgo_t backward_filter{};
+  std::size_t workspace_bytes = 0;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const CudaOptions& options);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+  std::string name() const override { return "cuda"; }
+
+  // backend.cu: memory, BLAS-like and row ops, the optimizer update
+  void* allocate_bytes(std::size_t bytes) override;
+  void free_bytes(void* pointer) noexcept override;
+  void copy_to_device(void* destination, const void* source, std::size_t bytes) override;
+  void copy_to_host(void* destination, const void* source, std::size_t bytes) override;
+  void copy(void* destination, const void* source, std::size_t bytes) override;
+  void fill(float* x, std::int64_t count, float value) override;
+  void synchronize() override;
+  void gemm(Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n,
+            std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
+            std::int64_t ldb, float beta, float* c, std::int64_t ldc) override;
+  void axpby(float alpha, const float* x, float beta, float* y, std::int64_t count) override;
+  void dot(const float* x, const float* y, std::int64_t count, float* out) override;
+  double sum_of_squares(const float* x, std::int64_t count) override;
+  void add_row_vector(float* y, const float* bias, std::int64_t rows, std::int64_t columns) override;
+  void sum_rows(const float* x, std::int64_t rows, std::int64_t columns, float beta,
+                float* out) override;
+  void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
+                  float learning_rate, float momentum, float l2) override;
+
+  // elementwise.cu
+  void sigmoid_forward(const float* x, float* y, std::int64_t count) override;
+  void sigmoid_backward(const float* y, const float* dy, float* dx, std::int64_t count) override;
+  void relu_forward(const float* x, float* y, std::int64_t count) override;
+  void relu_backward(const float* y, const float* dy, float* dx, std::int64_t count) override;
+  void multiply(const float* a, const float* b, float* y, std::int64_t count) override;
+  void add_scaled(const float* a, const float* b, const float* scale, float* y,
+                  std::int64_t count) override;
+  void dropout_forward(const float* x, float* y, float* mask, std::int64_t count, float probability,
+                       std::uint64_t seed, std::uint32_t stream, std::uint64_t first_position) override;
+
+  // data.cu
+  void gather_rows_u8(const std::uint8_t* table, std::int64_t columns, const std::int32_t* rows,
+                      std::int64_t count, float scale, float* out) override;
+  void gather_rows(const float* table, std::int64_t columns, const std::int32_t* rows,
+                   std::int64_t count, float* out) override;
+  void scatter_add_rows(const float* x, std::int64_t columns, const std::int32_t* rows,
+                        std::int64_t count, float* table) override;
+  void gather_images_u8(const std::uint8_t* table, std::int64_t height, std::int64_t width,
+                        std::int64_t channels, const std::int32_t* rows,
+                        const std::int32_t* augmentation, std::int64_t padding, std::int64_t count,
+                        const float* mean, const float* inv_std, float* out) override;
+
+  // conv2d.cu
+  void conv2d_forward(const Conv2dShape& shape, const float* x, const float* weights,
+                      float* y) override;
+  void conv2d_backward_data(const Conv2dShape& shape, const float* dy, const float* weights,
+                            float* dx) override;
+  void conv2d_backward_filter(const Conv2dShape& shape, const float* x, const float* dy,
+                              float* weight_gradient) override;
+
+  // batch_norm.cu
+  void batch_norm_forward_training(const float* x, std::int64_t rows, std::int64_t channels,
+                                   const float* gamma, const float* beta, float epsilon, float* y,
+                                   float* mean, float* inv_std, float* unbiased_variance) override;
+  void batch_norm_forward_inference(const float* x, std::int64_t rows, std::int64_t channels,
+                                    const float* gamma, const float* beta,
+                                    const float* running_mean, const float* running_variance,
+                                    float epsilon, float* y) override;
+  void batch_norm_backward(const float* x, const float* dy, std::int64_t rows, std::int64_t channels,
+                           const float* gamma, const float* mean, const float* inv_std, float* dx,
+                           float* gamma_gradient, float* beta_gradient) override;
+  void average_pool_forward(const float* x, std::int64_t batch, std::int64_t pixels,
+                            std::int64_t channels, float* y) override;
+  void average_pool_backward(const float* dy, std::int64_t batch, std::int64_t pixels,
+                             std::int64_t channels, float* dx) override;
+
+  // pooling.cu
+  void max_pool_forward(const Pool2dShape& shape, const float* x, float* y, std::int32_t* argmax) override;
+  void max_pool_backward(const Pool2dShape& shape, const float* dy, const std::int32_t* argmax,
+                         float* dx) override;
+
+  // lstm_cell.cu
+  void lstm_cell_forward(float* gates, const float* c_prev, float* c, float* h, std::int64_t rows,
+                         std::int64_t hidden) override;
+  void lstm_cell_backward(const float* gates, const float* c_prev, const float* c, const float* dh,
+                          float* dc, float* gate_gradient, std::int64_t rows,
+                          std::int64_t hidden) override;
+
+  // losses.cu
+  void squared_error(const float* y, const float* target, std::int64_t rows, std::int64_t columns,
+                     float* gradient, float gradient_scale, double* loss_sum) override;
+  void softmax_cross_entropy(const float* logits, const std::int32_t* labels, std::int64_t rows,
+                             std::int64_t classes, float* gradient, float gradient_scale,
+                             double* loss_sum, double* correct) override;
+
+  // ---- for the implementation files ------------------------------------------------------------
+  cudaStream_t stream() const { return stream_; }
+  // f(i) for i < count on the backend's stream.
+  template <class F>
+  void for_each(std::int64_t count, F f) {
+    if (count <= 0) return;
+    const std::int64_t blocks = std::min<std::int64_t>((count + kThreads - 1) / kThreads, kMaxBlocks);
+    for_each_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream_>>>(count, f);
+    SGDSWEEP_CUDA(cudaGetLastError());
+  }
+  // Scratch doubles for reductions' partial sums, and cuDNN's workspace: grown on demand (the
+  // first step of a trial), kept for reuse; stream-ordered, so a grown buffer is never freed
+  // under a running kernel. `slot` separates buffers one op uses at the same time.
+  double* partials(std::size_t count, int slot = 0);
+  void* convolution_workspace(std::size_t bytes);
+  // *out = Σ values[0 … count) by the fixed tree (one block); out may be a partial of another sum.
+  void sum_doubles(const double* values, std::int64_t count, double* out);
+  const ConvolutionPlan& convolution_plan(const Conv2dShape& shape);
+
+ private:
+  struct Scratch {
+    void* data = nullptr;
+    std::size_t bytes = 0;
+  };
+  void* grow(Scratch& scratch, std::size_t bytes);
+
+  CudaOptions options_;
+  cudaStream_t stream_ = nullptr;
+  cudaMemPool_t pool_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+  void* cublas_workspace_ = nullptr;
+  // Host → device copies go through pinned memory, so they are truly asynchronous; the event
+  // says when the staging buffer's last copy has left it.
+  void* staging_ = nullptr;
+  std::size_t staging_bytes_ = 0;
+  cudaEvent_t staging_free_ = nullptr;
+  Scratch partials_[3];
+  Scratch convolution_workspace_;
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                      std::int64_t, std::int64_t, std::int64_t>,
+           ConvolutionPlan>
+      convolution_plans_;
+};
+
+}  // namespace sgdsweep::ops::cuda

@@ -1,0 +1,57 @@
+// CUDA data ops: minibatch gathers (bytes, floats, augmented images) and the embedding scatter,
+// element by element; the scatter keeps the host's order of additions (rows ascending per column).
+#include "cuda_backend.cuh"
+
+namespace sgdsweep::ops::cuda {
+
+void CudaBackend::gather_rows_u8(const std::uint8_t* table, std::int64_t columns,
+                                 const std::int32_t* rows, std::int64_t count, float scale,
+                                 float* out) {
+  for_each(count * columns, [=] __device__(std::int64_t k) {
+    const std::int64_t i = k / columns, j = k % columns;
+    out[k] = scale * table[static_cast<std::int64_t>(rows[i]) * columns + j];
+  });
+}
+
+void CudaBackend::gather_rows(const float* table, std::int64_t columns, const std::int32_t* rows,
+                              std::int64_t count, float* out) {
+  for_each(count * columns, [=] __device__(std::int64_t k) {
+    const std::int64_t i = k / columns, j = k % columns;
+    out[k] = table[static_cast<std::int64_t>(rows[i]) * columns + j];
+  });
+}
+
+void CudaBackend::scatter_add_rows(const float* x, std::int64_t columns, const std::int32_t* rows,
+                                   std::int64_t count, float* table) {
+  // Rows may repeat and the contract fixes the order: a thread per column walks i = 0, 1, ….
+  for_each(columns, [=] __device__(std::int64_t j) {
+    for (std::int64_t i = 0; i < count; ++i) {
+      table[static_cast<std::int64_t>(rows[i]) * columns + j] += x[i * columns + j];
+    }
+  });
+}
+
+void CudaBackend::gather_images_u8(const std::uint8_t* table, std::int64_t height,
+                                   std::int64_t width, std::int64_t channels,
+                                   const std::int32_t* rows, const std::int32_t* augmentation,
+                                   std::int64_t padding, std::int64_t count, const float* mean,
+                                   const float* inv_std, float* out) {
+  const std::int64_t image_size = height * width * channels;
+  for_each(count * image_size, [=] __device__(std::int64_t k) {
+    const std::int64_t i = k / image_size, within = k % image_size;
+    const std::int64_t c = within % channels, pixel = within / channels;
+    const std::int64_t y = pixel / width, x = pixel % width;
+    const std::int64_t top = augmentation ? augmentation[3 * i] - padding : 0;
+    const std::int64_t left = augmentation ? augmentation[3 * i + 1] - padding : 0;
+    const bool flip = augmentation && augmentation[3 * i + 2] != 0;
+    const std::int64_t source_y = top + y;
+    const std::int64_t source_x = left + (flip ? width - 1 - x : x);
+    const bool inside = source_y >= 0 && source_y < height && source_x >= 0 && source_x < width;
+    const std::uint8_t* image = table + static_cast<std::int64_t>(rows[i]) * image_size;
+    const float value =
+        inside ? static_cast<float>(image[(source_y * width + source_x) * channels + c]) * (1.0f / 255.0f) : 0.0f;
+    out[k] = (value - mean[c]) * inv_std[c];
+  });
+}
+
+}  // namespace sgdsweep::ops::cuda

@@ -1,0 +1,52 @@
+// CUDA elementwise ops: activations, products, the scaled residual sum, inverted dropout. The
+// formulas are the host's (src/ops/host/elementwise.cpp) and, compiled without FMA contraction,
+// give its bits.
+#include "cuda_backend.cuh"
+#include "util/rng.hpp"
+
+namespace sgdsweep::ops::cuda {
+
+void CudaBackend::sigmoid_forward(const float* x, float* y, std::int64_t count) {
+  for_each(count, [=] __device__(std::int64_t i) { y[i] = portable_sigmoid(x[i]); });
+}
+
+void CudaBackend::sigmoid_backward(const float* y, const float* dy, float* dx, std::int64_t count) {
+  for_each(count, [=] __device__(std::int64_t i) { dx[i] = dy[i] * (y[i] * (1.0f - y[i])); });
+}
+
+void CudaBackend::relu_forward(const float* x, float* y, std::int64_t count) {
+  for_each(count, [=] __device__(std::int64_t i) { y[i] = x[i] > 0.0f ? x[i] : 0.0f; });
+}
+
+void CudaBackend::relu_backward(const float* y, const float* dy, float* dx, std::int64_t count) {
+  for_each(count, [=] __device__(std::int64_t i) { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; });
+}
+
+void CudaBackend::multiply(const float* a, const float* b, float* y, std::int64_t count) {
+  for_each(count, [=] __device__(std::int64_t i) { y[i] = a[i] * b[i]; });
+}
+
+void CudaBackend::add_scaled(const float* a, const float* b, const float* scale, float* y,
+                             std::int64_t count) {
+  // The scale lives in device memory: each thread reads it (one cached load).
+  for_each(count, [=] __device__(std::int64_t i) {
+    const float s = scale ? *scale : 1.0f;
+    y[i] = a ? a[i] + s * b[i] : s * b[i];
+  });
+}
+
+void CudaBackend::dropout_forward(const float* x, float* y, float* mask, std::int64_t count,
+                                  float probability, std::uint64_t seed, std::uint32_t stream,
+                                  std::uint64_t first_position) {
+  const CounterRng rng(seed, RngPurpose::dropout);
+  const float keep_scale = 1.0f / (1.0f - probability);
+  for_each(count, [=] __device__(std::int64_t i) {
+    const std::uint64_t position = first_position + static_cast<std::uint64_t>(i);
+    const std::uint32_t bits = rng.bits(stream, position / 4)[position % 4];
+    const float uniform = static_cast<float>(bits >> 8) * 0x1.0p-24f;
+    mask[i] = uniform < probability ? 0.0f : keep_scale;
+    y[i] = x[i] * mask[i];
+  });
+}
+
+}  // namespace sgdsweep::ops::cuda

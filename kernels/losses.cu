@@ -1,0 +1,128 @@
+// CUDA losses: squared error (autoencoder) and softmax cross-entropy (classifiers, language model).
+// A block per row reduces its row by a fixed tree; the rows' sums are then added by the fixed
+// one-block tree (CudaBackend::sum_doubles). Deterministic run to run; equal to the host's
+// ascending sums to rounding.
+#include <cmath>
+
+#include "cuda_backend.cuh"
+
+namespace sgdsweep::ops::cuda {
+namespace {
+
+__global__ void squared_error_rows(const float* y, const float* target, std::int64_t columns,
+                                   float* gradient, float gradient_scale, double* row_sums) {
+  const std::int64_t row = blockIdx.x;
+  double sum = 0.0;
+  for (std::int64_t j = threadIdx.x; j < columns; j += kThreads) {
+    const std::int64_t k = row * columns + j;
+    const float difference = y[k] - target[k];
+    sum += static_cast<double>(difference) * difference;
+    if (gradient) gradient[k] = gradient_scale * (2.0f * difference);
+  }
+  const double total = block_sum<kThreads>(sum);
+  if (threadIdx.x == 0) row_sums[row] = total;
+}
+
+// The first largest logit of a row and its index: a larger value wins, a tie goes to the lower
+// index (the host's "first maximal logit").
+template <int Threads>
+__device__ void block_argmax(float& value, std::int64_t& index) {
+  __shared__ float values[Threads];
+  __shared__ std::int64_t indices[Threads];
+  values[threadIdx.x] = value;
+  indices[threadIdx.x] = index;
+  __syncthreads();
+  for (int half = Threads / 2; half > 0; half >>= 1) {
+    if (static_cast<int>(threadIdx.x) < half) {
+      const float other = values[threadIdx.x + half];
+      const std::int64_t other_index = indices[threadIdx.x + half];
+      const bool mine_empty = indices[threadIdx.x] < 0;
+      if (other_index >= 0 &&
+          (mine_empty || other > values[threadIdx.x] ||
+           (other == values[threadIdx.x] && other_index < indices[threadIdx.x]))) {
+        values[threadIdx.x] = other;
+        indices[threadIdx.x] = other_index;
+      }
+    }
+    __syncthreads();
+  }
+  value = values[0];
+  index = indices[0] < 0 ? 0 : indices[0];
+  __syncthreads();
+}
+
+template <int Threads>
+__global__ void softmax_cross_entropy_rows(const float* logits, const std::int32_t* labels,
+                                           std::int64_t classes, float* gradient, float gradient_scale,
+                                           double* row_losses, double* row_correct) {
+  const std::int64_t row = blockIdx.x;
+  const float* z = logits + row * classes;
+  const std::int32_t label = labels[row];
+  const float label_logit = z[label];  // read before any thread writes a gradient over the logits
+  float maximum = 0.0f;
+  std::int64_t argmax = -1;
+  for (std::int64_t j = threadIdx.x; j < classes; j += Threads) {
+    if (argmax < 0 || z[j] > maximum) {
+      maximum = z[j];
+      argmax = j;
+    }
+  }
+  block_argmax<Threads>(maximum, argmax);
+  double partition = 0.0;
+  for (std::int64_t j = threadIdx.x; j < classes; j += Threads) partition += portable_exp(z[j] - maximum);
+  partition = block_sum<Threads>(partition);
+  if (threadIdx.x == 0) {
+    row_losses[row] = static_cast<double>(maximum) + log(partition) - static_cast<double>(label_logit);
+    row_correct[row] = argmax == label ? 1.0 : 0.0;
+  }
+  if (gradient) {
+    float* g = gradient + row * classes;
+    const float inverse_partition = static_cast<float>(1.0 / partition);
+    for (std::int64_t j = threadIdx.x; j < classes; j += Threads) {
+      const float probability = portable_exp(z[j] - maximum) * inverse_partition;
+      g[j] = gradient_scale * (j == label ? probability - 1.0f : probability);
+    }
+  }
+}
+
+}  // namespace
+
+void CudaBackend::squared_error(const float* y, const float* target, std::int64_t rows,
+                                std::int64_t columns, float* gradient, float gradient_scale,
+                                double* loss_sum) {
+  if (rows == 0) {
+    SGDSWEEP_CUDA(cudaMemsetAsync(loss_sum, 0, sizeof(double), stream()));
+    return;
+  }
+  double* row_sums = partials(static_cast<std::size_t>(rows));
+  squared_error_rows<<<static_cast<unsigned>(rows), kThreads, 0, stream()>>>(y, target, columns, gradient,
+                                                                             gradient_scale, row_sums);
+  SGDSWEEP_CUDA(cudaGetLastError());
+  sum_doubles(row_sums, rows, loss_sum);
+}
+
+void CudaBackend::softmax_cross_entropy(const float* logits, const std::int32_t* labels,
+                                        std::int64_t rows, std::int64_t classes, float* gradient,
+                                        float gradient_scale, double* loss_sum, double* correct) {
+  if (rows == 0) {
+    SGDSWEEP_CUDA(cudaMemsetAsync(loss_sum, 0, sizeof(double), stream()));
+    SGDSWEEP_CUDA(cudaMemsetAsync(correct, 0, sizeof(double), stream()));
+    return;
+  }
+  double* row_losses = partials(static_cast<std::size_t>(rows), 0);
+  double* row_correct = partials(static_cast<std::size_t>(rows), 1);
+  const auto blocks = static_cast<unsigned>(rows);
+  // The block size is a function of the shape only (a warp for CIFAR's 10 or 100 classes).
+  if (classes <= 128) {
+    softmax_cross_entropy_rows<32><<<blocks, 32, 0, stream()>>>(logits, labels, classes, gradient,
+                                                                gradient_scale, row_losses, row_correct);
+  } else {
+    softmax_cross_entropy_rows<kThreads><<<blocks, kThreads, 0, stream()>>>(
+        logits, labels, classes, gradient, gradient_scale, row_losses, row_correct);
+  }
+  SGDSWEEP_CUDA(cudaGetLastError());
+  sum_doubles(row_losses, rows, loss_sum);
+  sum_doubles(row_correct, rows, correct);
+}
+
+}  // namespace sgdsweep::ops::cuda

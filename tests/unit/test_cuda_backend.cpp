@@ -1,0 +1,394 @@
+// The CUDA backend against the host backend, op by op, on random inputs (issue #4): the ops whose
+// contract fixes an order the GPU keeps (elementwise, gathers, scatter, row sums, pooling, the
+// optimizer update) must give the host's bits; the reductions in double, cuBLAS GEMMs and cuDNN
+// convolutions must agree to a stated tolerance; and everything must repeat bit for bit on the
+// GPU. Skipped, with the reason, where the build has no CUDA backend or the machine no GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "ops/registry.hpp"
+#include "util/error.hpp"
+#include "util/rng.hpp"
+
+using namespace sgdsweep;
+
+namespace {
+
+// The same values in host-backend and CUDA-backend memory.
+template <class T>
+struct Twin {
+  ops::Buffer<T> host, cuda;
+  T* h() { return host.data(); }
+  T* d() { return cuda.data(); }
+};
+
+class CudaOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host_ = ops::make_backend("host");
+    try {
+      cuda_ = ops::make_backend("cuda");
+    } catch (const Error& e) {
+      GTEST_SKIP() << "no CUDA backend to test: " << e.what();
+    }
+  }
+
+  template <class T>
+  Twin<T> twin(const std::vector<T>& values) {
+    Twin<T> t{ops::Buffer<T>(*host_, values.size()), ops::Buffer<T>(*cuda_, values.size())};
+    t.host.upload(values.data(), values.size());
+    t.cuda.upload(values.data(), values.size());
+    return t;
+  }
+  Twin<float> normal(std::size_t count, std::uint32_t stream, float scale = 1.0f) {
+    const CounterRng rng(17, RngPurpose::test);
+    std::vector<float> values(count);
+    for (std::size_t i = 0; i < count; ++i) values[i] = scale * static_cast<float>(rng.normal(stream, i));
+    return twin(values);
+  }
+  Twin<float> zeros(std::size_t count) { return twin(std::vector<float>(count, 0.0f)); }
+  template <class T>
+  static std::vector<T> read(const ops::Buffer<T>& buffer) {
+    std::vector<T> values(buffer.size());
+    buffer.download(values.data(), values.size());
+    return values;
+  }
+
+  // Every element the same bits on both backends.
+  template <class T>
+  void expect_same_bits(const Twin<T>& t, const std::string& what) {
+    const std::vector<T> a = read(t.host), b = read(t.cuda);
+    ASSERT_EQ(a.size(), b.size());
+    std::size_t differing = 0, first = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (std::memcmp(&a[i], &b[i], sizeof(T)) != 0 && differing++ == 0) first = i;
+    }
+    EXPECT_EQ(differing, 0u) << what << ": " << differing << " of " << a.size()
+                             << " elements differ from the host; first at " << first << ": host "
+                             << +a[first] << ", cuda " << +b[first];
+  }
+  // |cuda − host| ≤ tolerance · max(1, max |host|) everywhere.
+  template <class T>
+  void expect_close(const Twin<T>& t, double tolerance, const std::string& what) {
+    const std::vector<T> a = read(t.host), b = read(t.cuda);
+    double scale = 1.0, worst = 0.0;
+    for (const T& v : a) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const double error = std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+      worst = std::isnan(error) ? INFINITY : std::max(worst, error);
+    }
+    EXPECT_LE(worst / scale, tolerance) << what << ": largest difference " << worst << " (scale " << scale << ")";
+  }
+
+  std::unique_ptr<ops::Backend> host_, cuda_;
+};
+
+// ---- linear algebra and rows -------------------------------------------------------------------
+
+TEST_F(CudaOps, GemmAllTransposesWithLeadingDimensionsAndBeta) {
+  const std::int64_t m = 37, n = 53, k = 129, pad = 3;
+  for (const bool ta : {false, true}) {
+    for (const bool tb : {false, true}) {
+      const std::int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+      auto a = normal(static_cast<std::size_t>((ta ? k : m) * lda), 1);
+      auto b = normal(static_cast<std::size_t>((tb ? n : k) * ldb), 2);
+      auto c = normal(static_cast<std::size_t>(m * ldc), 3);
+      const auto transpose_a = ta ? ops::Transpose::yes : ops::Transpose::no;
+      const auto transpose_b = tb ? ops::Transpose::yes : ops::Transpose::no;
+      host_->gemm(transpose_a, transpose_b, m, n, k, 0.75f, a.h(), lda, b.h(), ldb, 0.5f, c.h(), ldc);
+      cuda_->gemm(transpose_a, transpose_b, m, n, k, 0.75f, a.d(), lda, b.d(), ldb, 0.5f, c.d(), ldc);
+      expect_close(c, 1e-5, concat("gemm ta=", ta, " tb=", tb));
+    }
+  }
+}
+
+TEST_F(CudaOps, BlasLikeAndRowOpsGiveTheHostBits) {
+  const std::int64_t rows = 300, columns = 77;
+  auto x = normal(rows * columns, 4), y = normal(rows * columns, 5), bias = normal(columns, 6);
+  host_->axpby(0.3f, x.h(), -1.25f, y.h(), rows * columns);
+  cuda_->axpby(0.3f, x.d(), -1.25f, y.d(), rows * columns);
+  expect_same_bits(y, "axpby");
+  host_->add_row_vector(y.h(), bias.h(), rows, columns);
+  cuda_->add_row_vector(y.d(), bias.d(), rows, columns);
+  expect_same_bits(y, "add_row_vector");
+  for (const float beta : {0.0f, 0.5f}) {
+    auto out = normal(columns, 7);
+    host_->sum_rows(y.h(), rows, columns, beta, out.h());
+    cuda_->sum_rows(y.d(), rows, columns, beta, out.d());
+    expect_same_bits(out, concat("sum_rows beta=", beta));
+  }
+  auto filled = zeros(1000);
+  host_->fill(filled.h(), 1000, 2.5f);
+  cuda_->fill(filled.d(), 1000, 2.5f);
+  expect_same_bits(filled, "fill");
+}
+
+TEST_F(CudaOps, DotAndSumOfSquaresAgree) {
+  for (const std::int64_t count : {1, 1000, 1000003}) {
+    auto x = normal(static_cast<std::size_t>(count), 8), y = normal(static_cast<std::size_t>(count), 9);
+    auto out = zeros(1);
+    host_->dot(x.h(), y.h(), count, out.h());
+    cuda_->dot(x.d(), y.d(), count, out.d());
+    expect_close(out, 1e-6, concat("dot of ", count));
+    const double a = host_->sum_of_squares(x.h(), count), b = cuda_->sum_of_squares(x.d(), count);
+    EXPECT_NEAR(b, a, 1e-12 * a) << "sum_of_squares of " << count;
+  }
+}
+
+TEST_F(CudaOps, SgdUpdateGivesTheHostBits) {
+  for (const float momentum : {0.0f, 0.9f}) {
+    const std::int64_t count = 10007;
+    auto w = normal(count, 10), g = normal(count, 11), v = normal(count, 12);
+    for (int step = 0; step < 3; ++step) {
+      host_->sgd_update(w.h(), g.h(), v.h(), count, 0.05f, momentum, 5e-4f);
+      cuda_->sgd_update(w.d(), g.d(), v.d(), count, 0.05f, momentum, 5e-4f);
+    }
+    expect_same_bits(w, concat("sgd_update weights, momentum ", momentum));
+    expect_same_bits(v, concat("sgd_update velocity, momentum ", momentum));
+  }
+}
+
+// ---- elementwise -----------------------------------------------------------------------------------
+
+TEST_F(CudaOps, ElementwiseOpsGiveTheHostBits) {
+  const std::int64_t count = 4099;
+  auto x = normal(count, 13, 4.0f), dy = normal(count, 14), scale = normal(1, 15);
+  auto y = zeros(count), dx = zeros(count);
+  host_->sigmoid_forward(x.h(), y.h(), count);
+  cuda_->sigmoid_forward(x.d(), y.d(), count);
+  expect_same_bits(y, "sigmoid_forward");
+  host_->sigmoid_backward(y.h(), dy.h(), dx.h(), count);
+  cuda_->sigmoid_backward(y.d(), dy.d(), dx.d(), count);
+  expect_same_bits(dx, "sigmoid_backward");
+  host_->relu_forward(x.h(), y.h(), count);
+  cuda_->relu_forward(x.d(), y.d(), count);
+  expect_same_bits(y, "relu_forward");
+  host_->relu_backward(y.h(), dy.h(), dx.h(), count);
+  cuda_->relu_backward(y.d(), dy.d(), dx.d(), count);
+  expect_same_bits(dx, "relu_backward");
+  host_->multiply(x.h(), dy.h(), y.h(), count);
+  cuda_->multiply(x.d(), dy.d(), y.d(), count);
+  expect_same_bits(y, "multiply");
+  host_->add_scaled(x.h(), dy.h(), scale.h(), y.h(), count);
+  cuda_->add_scaled(x.d(), dy.d(), scale.d(), y.d(), count);
+  expect_same_bits(y, "add_scaled");
+  host_->add_scaled(nullptr, dy.h(), scale.h(), y.h(), count);
+  cuda_->add_scaled(nullptr, dy.d(), scale.d(), y.d(), count);
+  expect_same_bits(y, "add_scaled without a");
+  host_->add_scaled(y.h(), dy.h(), nullptr, y.h(), count);
+  cuda_->add_scaled(y.d(), dy.d(), nullptr, y.d(), count);
+  expect_same_bits(y, "add_scaled in place, no scale");
+  auto mask = zeros(count);
+  host_->dropout_forward(x.h(), y.h(), mask.h(), count, 0.3f, 1234, 7, 999);
+  cuda_->dropout_forward(x.d(), y.d(), mask.d(), count, 0.3f, 1234, 7, 999);
+  expect_same_bits(mask, "dropout mask");
+  expect_same_bits(y, "dropout output");
+}
+
+// ---- data --------------------------------------------------------------------------------------------
+
+TEST_F(CudaOps, GathersAndTheOrderedScatterGiveTheHostBits) {
+  const std::int64_t table_rows = 50, columns = 33, count = 80;
+  std::vector<std::uint8_t> bytes(table_rows * columns);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>((i * 37 + 11) % 256);
+  std::vector<std::int32_t> rows(count);
+  for (std::int64_t i = 0; i < count; ++i) rows[i] = static_cast<std::int32_t>((i * 7) % table_rows);  // repeats
+  auto table_u8 = twin(bytes);
+  auto row_ids = twin(rows);
+  auto out = zeros(count * columns);
+  host_->gather_rows_u8(table_u8.h(), columns, row_ids.h(), count, 1.0f / 255.0f, out.h());
+  cuda_->gather_rows_u8(table_u8.d(), columns, row_ids.d(), count, 1.0f / 255.0f, out.d());
+  expect_same_bits(out, "gather_rows_u8");
+  auto table = normal(table_rows * columns, 16);
+  host_->gather_rows(table.h(), columns, row_ids.h(), count, out.h());
+  cuda_->gather_rows(table.d(), columns, row_ids.d(), count, out.d());
+  expect_same_bits(out, "gather_rows");
+  auto x = normal(count * columns, 17);
+  host_->scatter_add_rows(x.h(), columns, row_ids.h(), count, table.h());
+  cuda_->scatter_add_rows(x.d(), columns, row_ids.d(), count, table.d());
+  expect_same_bits(table, "scatter_add_rows (repeated rows)");
+}
+
+TEST_F(CudaOps, AugmentedImageGatherGivesTheHostBits) {
+  const std::int64_t height = 8, width = 6, channels = 3, images = 5, count = 4, padding = 2;
+  std::vector<std::uint8_t> pixels(images * height * width * channels);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>((i * 91 + 3) % 256);
+  auto table = twin(pixels);
+  auto rows = twin(std::vector<std::int32_t>{4, 0, 2, 4});
+  auto augmentation = twin(std::vector<std::int32_t>{0, 0, 0, 4, 4, 1, 2, 1, 1, 3, 0, 0});
+  auto mean = twin(std::vector<float>{0.4f, 0.5f, 0.6f});
+  auto inv_std = twin(std::vector<float>{4.0f, 3.5f, 5.0f});
+  auto out = zeros(count * height * width * channels);
+  for (const bool augment : {false, true}) {
+    host_->gather_images_u8(table.h(), height, width, channels, rows.h(), augment ? augmentation.h() : nullptr,
+                            padding, count, mean.h(), inv_std.h(), out.h());
+    cuda_->gather_images_u8(table.d(), height, width, channels, rows.d(), augment ? augmentation.d() : nullptr,
+                            padding, count, mean.d(), inv_std.d(), out.d());
+    expect_same_bits(out, concat("gather_images_u8, augment ", augment));
+  }
+}
+
+// ---- convolution -------------------------------------------------------------------------------------
+
+TEST_F(CudaOps, ConvolutionsAgreeForEveryShapeTheModelsUse) {
+  // 3×3 same and strided (WRN), 1×1 (WRN shortcuts, ResNet bottlenecks), 1×1 strided, 7×7/2 (ResNet stem).
+  const std::vector<ops::Conv2dShape> shapes = {
+      {4, 12, 12, 16, 32, 3, 1, 1}, {4, 12, 12, 16, 32, 3, 2, 1}, {4, 9, 9, 24, 8, 1, 1, 0},
+      {4, 9, 9, 24, 8, 1, 2, 0},    {2, 20, 20, 3, 16, 7, 2, 3},
+  };
+  for (const ops::Conv2dShape& s : shapes) {
+    const auto x_count = static_cast<std::size_t>(s.batch * s.height * s.width * s.in_channels);
+    const auto y_count = static_cast<std::size_t>(s.batch * s.out_height() * s.out_width() * s.out_channels);
+    auto x = normal(x_count, 18), w = normal(static_cast<std::size_t>(s.weight_count()), 19, 0.2f);
+    auto dy = normal(y_count, 20);
+    auto y = zeros(y_count), dx = zeros(x_count), dw = zeros(static_cast<std::size_t>(s.weight_count()));
+    const std::string name = concat("conv ", s.kernel, "×", s.kernel, "/", s.stride, " pad ", s.padding);
+    host_->conv2d_forward(s, x.h(), w.h(), y.h());
+    cuda_->conv2d_forward(s, x.d(), w.d(), y.d());
+    expect_close(y, 1e-5, name + " forward");
+    host_->conv2d_backward_data(s, dy.h(), w.h(), dx.h());
+    cuda_->conv2d_backward_data(s, dy.d(), w.d(), dx.d());
+    expect_close(dx, 1e-5, name + " backward data");
+    host_->conv2d_backward_filter(s, x.h(), dy.h(), dw.h());
+    cuda_->conv2d_backward_filter(s, x.d(), dy.d(), dw.d());
+    expect_close(dw, 1e-5, name + " backward filter");
+  }
+}
+
+// ---- normalisation and pooling -------------------------------------------------------------------
+
+TEST_F(CudaOps, BatchNormAgreesInTrainingInferenceAndBackward) {
+  for (const std::int64_t rows : {1, 7, 3000}) {
+    const std::int64_t channels = 19;
+    auto x = normal(rows * channels, 21, 3.0f), dy = normal(rows * channels, 22);
+    auto gamma = normal(channels, 23), beta = normal(channels, 24);
+    auto y = zeros(rows * channels), mean = zeros(channels), inv_std = zeros(channels);
+    auto variance = zeros(channels), dgamma = zeros(channels), dbeta = zeros(channels);
+    const std::string name = concat("batch norm over ", rows, " rows");
+    host_->batch_norm_forward_training(x.h(), rows, channels, gamma.h(), beta.h(), 1e-5f, y.h(), mean.h(),
+                                       inv_std.h(), variance.h());
+    cuda_->batch_norm_forward_training(x.d(), rows, channels, gamma.d(), beta.d(), 1e-5f, y.d(), mean.d(),
+                                       inv_std.d(), variance.d());
+    expect_close(mean, 1e-6, name + ": mean");
+    expect_close(inv_std, 1e-6, name + ": inv_std");
+    expect_close(variance, 1e-6, name + ": unbiased variance");
+    expect_close(y, 1e-5, name + ": output");
+    // Backward from the host's saved statistics on both, so only the op itself is compared.
+    cuda_->copy_to_device(mean.d(), read(mean.host).data(), channels * sizeof(float));
+    cuda_->copy_to_device(inv_std.d(), read(inv_std.host).data(), channels * sizeof(float));
+    host_->batch_norm_backward(x.h(), dy.h(), rows, channels, gamma.h(), mean.h(), inv_std.h(), dy.h(),
+                               dgamma.h(), dbeta.h());
+    cuda_->batch_norm_backward(x.d(), dy.d(), rows, channels, gamma.d(), mean.d(), inv_std.d(), dy.d(),
+                               dgamma.d(), dbeta.d());
+    expect_close(dbeta, 1e-6, name + ": beta gradient");
+    expect_close(dgamma, 1e-6, name + ": gamma gradient");
+    expect_close(dy, 1e-5, name + ": input gradient (in place)");
+    auto running_variance = twin(std::vector<float>(channels, 0.7f));
+    host_->batch_norm_forward_inference(x.h(), rows, channels, gamma.h(), beta.h(), mean.h(), running_variance.h(),
+                                        1e-5f, y.h());
+    cuda_->batch_norm_forward_inference(x.d(), rows, channels, gamma.d(), beta.d(), mean.d(),
+                                        running_variance.d(), 1e-5f, y.d());
+    expect_same_bits(y, name + ": inference");
+  }
+}
+
+TEST_F(CudaOps, PoolingGivesTheHostBits) {
+  const std::int64_t batch = 3, pixels = 49, channels = 10;
+  auto x = normal(batch * pixels * channels, 25), dy = normal(batch * channels, 26);
+  auto y = zeros(batch * channels), dx = zeros(batch * pixels * channels);
+  host_->average_pool_forward(x.h(), batch, pixels, channels, y.h());
+  cuda_->average_pool_forward(x.d(), batch, pixels, channels, y.d());
+  expect_same_bits(y, "average_pool_forward");
+  host_->average_pool_backward(dy.h(), batch, pixels, channels, dx.h());
+  cuda_->average_pool_backward(dy.d(), batch, pixels, channels, dx.d());
+  expect_same_bits(dx, "average_pool_backward");
+
+  for (const ops::Pool2dShape& s : {ops::Pool2dShape{2, 11, 9, 5, 3, 2, 1}, ops::Pool2dShape{2, 8, 8, 4, 2, 2, 0},
+                                    ops::Pool2dShape{1, 7, 7, 3, 3, 1, 1}}) {
+    // Values from a few levels, so windows hold ties and the first-largest rule matters.
+    std::vector<float> values(static_cast<std::size_t>(s.input_count()));
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 7919) % 5);
+    auto input = twin(values);
+    auto output = zeros(static_cast<std::size_t>(s.output_count()));
+    auto argmax = twin(std::vector<std::int32_t>(static_cast<std::size_t>(s.output_count()), -1));
+    auto gradient = normal(static_cast<std::size_t>(s.output_count()), 27);
+    auto input_gradient = normal(static_cast<std::size_t>(s.input_count()), 28);  // overwritten
+    const std::string name = concat("max pool ", s.kernel, "/", s.stride, " pad ", s.padding);
+    host_->max_pool_forward(s, input.h(), output.h(), argmax.h());
+    cuda_->max_pool_forward(s, input.d(), output.d(), argmax.d());
+    expect_same_bits(output, name + " forward");
+    expect_same_bits(argmax, name + " argmax");
+    host_->max_pool_backward(s, gradient.h(), argmax.h(), input_gradient.h());
+    cuda_->max_pool_backward(s, gradient.d(), argmax.d(), input_gradient.d());
+    expect_same_bits(input_gradient, name + " backward");
+  }
+}
+
+// ---- recurrent and losses ------------------------------------------------------------------------------
+
+TEST_F(CudaOps, LstmCellAgrees) {
+  const std::int64_t rows = 6, hidden = 40;
+  auto gates = normal(rows * 4 * hidden, 29, 2.0f), c_prev = normal(rows * hidden, 30);
+  auto c = zeros(rows * hidden), h = zeros(rows * hidden);
+  host_->lstm_cell_forward(gates.h(), c_prev.h(), c.h(), h.h(), rows, hidden);
+  cuda_->lstm_cell_forward(gates.d(), c_prev.d(), c.d(), h.d(), rows, hidden);
+  expect_close(gates, 1e-6, "lstm forward: activated gates");
+  expect_close(c, 1e-6, "lstm forward: cell state");
+  expect_close(h, 1e-6, "lstm forward: output");
+  auto dh = normal(rows * hidden, 31), dc = normal(rows * hidden, 32), gate_gradient = zeros(rows * 4 * hidden);
+  host_->lstm_cell_backward(gates.h(), c_prev.h(), c.h(), dh.h(), dc.h(), gate_gradient.h(), rows, hidden);
+  cuda_->lstm_cell_backward(gates.d(), c_prev.d(), c.d(), dh.d(), dc.d(), gate_gradient.d(), rows, hidden);
+  expect_close(gate_gradient, 1e-5, "lstm backward: gate gradient");
+  expect_close(dc, 1e-5, "lstm backward: cell gradient");
+}
+
+TEST_F(CudaOps, LossesAgree) {
+  const std::int64_t rows = 70, columns = 784;
+  auto y = normal(rows * columns, 33), target = normal(rows * columns, 34), gradient = zeros(rows * columns);
+  auto loss = twin(std::vector<double>(2, 0.0));
+  host_->squared_error(y.h(), target.h(), rows, columns, gradient.h(), 0.01f, loss.h());
+  cuda_->squared_error(y.d(), target.d(), rows, columns, gradient.d(), 0.01f, loss.d());
+  expect_same_bits(gradient, "squared_error gradient");
+  expect_close(loss, 1e-12, "squared_error loss");
+  for (const std::int64_t classes : {10, 1000}) {
+    std::vector<std::int32_t> labels(rows);
+    for (std::int64_t i = 0; i < rows; ++i) labels[i] = static_cast<std::int32_t>((i * 13) % classes);
+    auto label = twin(labels);
+    auto logits = normal(rows * classes, 35, 3.0f);
+    auto sums = twin(std::vector<double>(2, 0.0));
+    const std::string name = concat("softmax cross-entropy over ", classes, " classes");
+    host_->softmax_cross_entropy(logits.h(), label.h(), rows, classes, nullptr, 0.0f, sums.h(), sums.h() + 1);
+    cuda_->softmax_cross_entropy(logits.d(), label.d(), rows, classes, nullptr, 0.0f, sums.d(), sums.d() + 1);
+    expect_close(sums, 1e-12, name + ": loss and correct count");
+    // The gradient written over the logits, as the classifiers call it.
+    host_->softmax_cross_entropy(logits.h(), label.h(), rows, classes, logits.h(), 0.5f, sums.h(), sums.h() + 1);
+    cuda_->softmax_cross_entropy(logits.d(), label.d(), rows, classes, logits.d(), 0.5f, sums.d(), sums.d() + 1);
+    expect_close(logits, 1e-6, name + ": gradient in place");
+  }
+}
+
+// ---- determinism -------------------------------------------------------------------------------------------
+
+TEST_F(CudaOps, ReductionsAndConvolutionGradientsRepeatBitForBit) {
+  const ops::Conv2dShape s{8, 16, 16, 32, 32, 3, 1, 1};
+  const auto x_count = static_cast<std::size_t>(s.batch * s.height * s.width * s.in_channels);
+  auto x = normal(x_count, 36), dy = normal(x_count, 37);
+  auto first = zeros(static_cast<std::size_t>(s.weight_count())), second = zeros(static_cast<std::size_t>(s.weight_count()));
+  cuda_->conv2d_backward_filter(s, x.d(), dy.d(), first.d());
+  cuda_->conv2d_backward_filter(s, x.d(), dy.d(), second.d());
+  EXPECT_EQ(read(first.cuda), read(second.cuda)) << "conv2d_backward_filter differs between two runs";
+  const std::int64_t rows = s.batch * s.height * s.width, channels = s.in_channels;
+  auto dgamma_a = zeros(channels), dgamma_b = zeros(channels), dbeta = zeros(channels), out = zeros(x_count);
+  auto ones = twin(std::vector<float>(channels, 1.0f)), mean = zeros(channels);
+  for (ops::Buffer<float>* dgamma : {&dgamma_a.cuda, &dgamma_b.cuda}) {
+    cuda_->batch_norm_backward(x.d(), dy.d(), rows, channels, ones.d(), mean.d(), ones.d(), out.d(), dgamma->data(),
+                               dbeta.d());
+  }
+  EXPECT_EQ(read(dgamma_a.cuda), read(dgamma_b.cuda)) << "batch_norm_backward differs between two runs";
+}
+
+}  // namespace
