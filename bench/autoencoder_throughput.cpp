@@ -1,13 +1,18 @@
-// Throughput of the autoencoder on the host backend (examples per second, one rank = one core):
-// one full training step exactly as train_trial runs it (src/train/trainer.cpp), and one
-// evaluation pass over a 500-row chunk as the task's evaluate() runs it.
+// Training throughput of the engine's real training path (examples per second), on the host
+// backend (one rank = one core) or a GPU (--device cuda): one full training step exactly as
+// train_trial runs it (src/train/trainer.cpp: stage the batch, forward + backward per microbatch,
+// the gradient tree, loss download, optimizer step), for the autoencoder at B = 16, 128, 1024 and
+// (with --cifar) WRN-16-4 with ghost batch norm at B = 128; and one autoencoder evaluation pass
+// over a 500-row chunk as the task's evaluate() runs it.
 //
-// Usage: sgdsweep-bench-autoencoder [--data DIR] [--benchmark_* flags]
+// Usage: sgdsweep-bench-autoencoder [--data DIR] [--cifar DIR] [--device host|cuda] [--benchmark_* flags]
 //   DIR is an MNIST-layout folder (train-images-idx3-ubyte[.gz], t10k-images-idx3-ubyte[.gz]);
-//   default $SGDSWEEP_BENCH_DATA, else /usr/share/datasets/fashion-mnist.
-// Run it pinned with a single-threaded BLAS, e.g.
+//   default $SGDSWEEP_BENCH_DATA, else /usr/share/datasets/fashion-mnist. --cifar names a
+//   CIFAR-10 binary folder (data_batch_1..5.bin, test_batch.bin); without it WRN-16-4 is skipped.
+// On the host run it pinned with a single-threaded BLAS, e.g.
 //   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 taskset -c 0 build/bench/bench/sgdsweep-bench-autoencoder
-// bench/run_autoencoder_vs_pytorch.sh does that and sets PyTorch beside it.
+// bench/run_autoencoder_vs_pytorch.sh does that and sets PyTorch beside it; bench/gpu/session.sh
+// runs it with --device cuda beside PyTorch on the same GPU.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -24,10 +29,10 @@
 
 #include "comm/gradient_reducer.hpp"
 #include "data/image_set.hpp"
-#include "ops/host_backend.hpp"
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
 #include "spec/spec.hpp"
+#include "train/gradient_accumulator.hpp"
 #include "train/optimizer.hpp"
 #include "train/task_data.hpp"
 #include "train/trainer.hpp"
@@ -39,33 +44,57 @@ namespace {
 
 // The demo sweep's hyperparameters (input/fashion-mnist-demo.toml): Momentum 0.9, L2 1e-5 on
 // weights, ε_eff = 0.05 (ε = ε_eff·(1 − m) = 0.005), sparse initialisation.
-std::string bench_spec(const std::string& folder, std::int64_t batch_size) {
-  return concat("[sweep]\nseed = 2020\n[model]\nname = \"autoencoder\"\n[data]\npath = \"", folder,
-                "\"\n[budget]\nepochs = 1\n[optimizer]\nnames = [\"momentum\"]\n[grid]\nbatch_sizes = [",
+std::string autoencoder_spec(const std::string& folder, std::int64_t batch_size, const std::string& device) {
+  return concat("[sweep]\nseed = 2020\ndevice = \"", device, "\"\n[model]\nname = \"autoencoder\"\n[data]\npath = \"",
+                folder, "\"\n[budget]\nepochs = 1\n[optimizer]\nnames = [\"momentum\"]\n[grid]\nbatch_sizes = [",
                 batch_size, "]\nlog2_effective_lr = [", std::log2(0.05), "]\n");
 }
 
-// One training step per iteration, through the trainer's own pieces: the task stages the batch
-// (index upload, gather of the u8 pixels), forward + backward, loss download, optimizer step.
-// The model, optimizer and buffers are built outside the timed loop, as train_trial builds them
-// once per trial.
-void train_step(benchmark::State& state, ops::Backend& backend, const std::string& folder) {
-  const spec::Spec spec = spec::parse_spec(bench_spec(folder, state.range(0)), "<bench>");
+// WRN-16-4 as the paper trains it on CIFAR-10 (input/paper/fig1-wrn16-4-bn.toml): ghost batch
+// norm over 64 examples, pad-4 crop and flip, Momentum 0.9, L2 5e-4.
+std::string wrn_spec(const std::string& folder, std::int64_t batch_size, const std::string& device) {
+  return concat("[sweep]\nseed = 2020\ndevice = \"", device, "\"\n[model]\nname = \"wrn-16-4\"\n",
+                "normalization = \"ghost-bn\"\nghost_batch_size = 64\n[data]\ndataset = \"cifar10\"\npath = \"",
+                folder, "\"\n[budget]\nepochs = 1\n[optimizer]\nnames = [\"momentum\"]\nl2 = 5e-4\n",
+                "[grid]\nbatch_sizes = [", batch_size, "]\nlog2_effective_lr = [0]\n");
+}
+
+using SpecMaker = std::string (*)(const std::string&, std::int64_t, const std::string&);
+
+// One training step per iteration, through the trainer's own pieces. The model, optimizer and
+// buffers are built outside the timed loop, as train_trial builds them once per trial.
+void train_step(benchmark::State& state, ops::Backend& backend, const std::string& folder, SpecMaker make_spec) {
+  const spec::Spec spec = spec::parse_spec(make_spec(folder, state.range(0), backend.name()), "<bench>");
   const std::unique_ptr<train::TaskData> task = train::load_task_data(spec, backend);
   const spec::Trial trial = spec::expand_grid(spec, task->shape()).at(0);
   const std::unique_ptr<nn::Model> model = train::make_model(spec, trial, *task, backend);
-  train::Optimizer optimizer(model->parameters(), trial.momentum, trial.l2);
+  nn::Parameters& parameters = model->parameters();
+  train::Optimizer optimizer(parameters, trial.momentum, trial.l2);
   const std::unique_ptr<train::TrialBatches> batches = task->batches(trial);
-  ops::Buffer<double> loss_sum(backend, 1);
+  const std::int64_t microbatches = (trial.batch_size + trial.microbatch - 1) / trial.microbatch;
+  std::unique_ptr<train::GradientAccumulator> accumulator;
+  if (microbatches > 1) accumulator = std::make_unique<train::GradientAccumulator>(backend, parameters.size(), microbatches);
+  ops::Buffer<double> losses(backend, static_cast<std::size_t>(microbatches));
+  std::vector<double> host_losses(static_cast<std::size_t>(microbatches));
+  const auto loss_scale = static_cast<float>(1.0 / static_cast<double>(trial.batch_size));
 
   std::int64_t step = 0;
   double minibatch_loss = 0.0;
   for (auto _ : state) {
-    model->forward_backward(batches->batch(step, 0, trial.batch_size),
-                            1.0f / static_cast<float>(trial.batch_size), loss_sum.data());
-    loss_sum.download(&minibatch_loss, 1);
+    if (step % trial.steps_per_epoch == 0) model->reset_training_state();
+    if (accumulator) accumulator->reset();
+    for (std::int64_t m = 0; m < microbatches; ++m) {
+      const std::int64_t first = m * trial.microbatch;
+      const std::int64_t count = std::min(trial.microbatch, trial.batch_size - first);
+      model->forward_backward(batches->batch(step, first, count), loss_scale, losses.data() + m);
+      if (accumulator) accumulator->add(parameters.gradients());
+    }
+    if (accumulator) accumulator->finish(parameters.gradients());
+    losses.download(host_losses.data(), host_losses.size());
+    minibatch_loss = 0.0;
+    for (double value : host_losses) minibatch_loss += value;
     minibatch_loss /= static_cast<double>(trial.batch_size);
-    optimizer.step(trial.learning_rate);
+    optimizer.step(trial.learning_rate, microbatches);
     ++step;
   }
   backend.synchronize();
@@ -79,7 +108,7 @@ void train_step(benchmark::State& state, ops::Backend& backend, const std::strin
 // first `rows` training images (one chunk of kEvaluationRows): gather, forward, sums download.
 void evaluate_chunk(benchmark::State& state, ops::Backend& backend, const std::string& folder) {
   const std::int64_t chunk_rows = state.range(0);
-  const spec::Spec spec = spec::parse_spec(bench_spec(folder, 16), "<bench>");
+  const spec::Spec spec = spec::parse_spec(autoencoder_spec(folder, 16, backend.name()), "<bench>");
   const std::unique_ptr<train::TaskData> task = train::load_task_data(spec, backend);
   const spec::Trial trial = spec::expand_grid(spec, task->shape()).at(0);
   const std::unique_ptr<nn::Model> model = train::make_model(spec, trial, *task, backend);
@@ -91,59 +120,74 @@ void evaluate_chunk(benchmark::State& state, ops::Backend& backend, const std::s
   state.counters["loss"] = evaluation.loss;
 }
 
-// Removes `--data DIR` / `--data=DIR` from argv (Google Benchmark rejects flags it does not know).
-std::string take_data_flag(int& argc, char** argv) {
-  const char* from_environment = std::getenv("SGDSWEEP_BENCH_DATA");
-  std::string folder = from_environment && *from_environment ? from_environment
-                                                             : "/usr/share/datasets/fashion-mnist";
+// Removes `--NAME VALUE` / `--NAME=VALUE` from argv (Google Benchmark rejects flags it does not
+// know) and returns VALUE, or `fallback` when the flag is absent.
+std::string take_flag(int& argc, char** argv, const std::string& name, std::string fallback) {
+  const std::string flag = "--" + name, prefix = flag + "=";
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string argument = argv[i];
-    if (argument == "--data" && i + 1 < argc) {
-      folder = argv[++i];
-    } else if (argument.rfind("--data=", 0) == 0) {
-      folder = argument.substr(std::strlen("--data="));
+    if (argument == flag && i + 1 < argc) {
+      fallback = argv[++i];
+    } else if (argument.rfind(prefix, 0) == 0) {
+      fallback = argument.substr(prefix.size());
     } else {
       argv[kept++] = argv[i];
     }
   }
   argc = kept;
   argv[argc] = nullptr;
-  return folder;
+  return fallback;
 }
 
 int run(int& argc, char** argv) {
-  const std::string folder = take_data_flag(argc, argv);
+  const char* from_environment = std::getenv("SGDSWEEP_BENCH_DATA");
+  const std::string folder = take_flag(argc, argv, "data",
+                                       from_environment && *from_environment ? from_environment
+                                                                             : "/usr/share/datasets/fashion-mnist");
+  const std::string cifar = take_flag(argc, argv, "cifar", "");
+  const std::string device = take_flag(argc, argv, "device", "host");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
   std::string train_images, test_images;
+  std::unique_ptr<ops::Backend> backend;
   try {
     train_images = data::mnist_images_path(folder, "train");
     test_images = data::mnist_images_path(folder, "test");
+    backend = ops::make_backend(device);
   } catch (const Error& error) {
     std::cerr << "sgdsweep-bench-autoencoder: " << error.what()
-              << " (pass --data DIR or set SGDSWEEP_BENCH_DATA)\n";
+              << " (pass --data DIR or set SGDSWEEP_BENCH_DATA; --device host or cuda)\n";
     return 1;
   }
-  const std::unique_ptr<ops::Backend> backend = ops::make_host_backend();
 
   benchmark::AddCustomContext("sgdsweep_git_describe", kGitDescribe);
   benchmark::AddCustomContext("backend", backend->name());
-  benchmark::AddCustomContext("openblas_config", openblas_get_config());
-  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
-  benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
+  if (backend->host_addressable()) {
+    benchmark::AddCustomContext("openblas_config", openblas_get_config());
+    benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+    benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
+  }
   benchmark::AddCustomContext("train_images", train_images);
   benchmark::AddCustomContext("test_images", test_images);
+  if (!cifar.empty()) benchmark::AddCustomContext("cifar", cifar);
 
-  benchmark::RegisterBenchmark("sgdsweep::autoencoder_train_step", train_step, std::ref(*backend),
-                               folder)
+  benchmark::RegisterBenchmark("sgdsweep::autoencoder_train_step", train_step, std::ref(*backend), folder,
+                               &autoencoder_spec)
       ->ArgName("B")
       ->Arg(16)
       ->Arg(128)
       ->Arg(1024)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
+  if (!cifar.empty()) {
+    benchmark::RegisterBenchmark("sgdsweep::wrn16_4_train_step", train_step, std::ref(*backend), cifar, &wrn_spec)
+        ->ArgName("B")
+        ->Arg(128)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
   benchmark::RegisterBenchmark("sgdsweep::autoencoder_evaluate", evaluate_chunk,
                                std::ref(*backend), folder)
       ->ArgName("rows")

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""PyTorch twin of bench/autoencoder_throughput.cpp: the same autoencoder training step on the CPU,
-timed in examples per second, so both can run side by side on one machine.
+"""PyTorch twin of bench/autoencoder_throughput.cpp: the same autoencoder training step on the CPU
+(or with --device cuda on a GPU), timed in examples per second, so both can run side by side on one
+machine.
 
 Same model (784-1000-500-250-30-250-500-1000-784, logistic hidden units, linear 30-unit code,
 logistic output, sparse initialisation: 15 N(0, 1) incoming weights per unit, biases 0), same loss
@@ -46,6 +47,8 @@ def parse_arguments():
     parser.add_argument("--warmup-time", type=float, default=0.5,
                         help="seconds of untimed steps before the first repetition (at least 2)")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (1 = one core)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, or cuda: the same step on the GPU in FP32 (TF32 off, as sgdsweep's default)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the evaluation benchmark")
     parser.add_argument("--out", help="write the results as JSON to this file")
     return parser.parse_args()
@@ -126,13 +129,23 @@ class EpochSampler:
         return self.permutation[begin:begin + self.batch_size]
 
 
+DEVICE = torch.device(ARGUMENTS.device)
+
+
+def synchronize():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def timed(run_step, first_step, min_time):
     """Runs steps until min_time seconds have passed; returns (steps, seconds, next step)."""
     step = first_step
+    synchronize()
     start = time.perf_counter()
     while True:
         run_step(step)
         step += 1
+        synchronize()
         seconds = time.perf_counter() - start
         if seconds >= min_time:
             return step - first_step, seconds, step
@@ -154,13 +167,13 @@ def measure(name, items_per_step, run_step, arguments):
 
 def train_benchmark(train_pixels, batch_size, arguments):
     generator = torch.Generator().manual_seed(SEED)
-    model = make_model(generator)
+    model = make_model(generator).to(DEVICE)
     optimizer = make_optimizer(model)
     sampler = EpochSampler(train_pixels.shape[0], batch_size)
     last_loss = [float("nan")]
 
     def run_step(step):
-        rows = sampler.batch(step)
+        rows = sampler.batch(step).to(DEVICE)
         batch = train_pixels.index_select(0, rows).to(torch.float32).mul_(1.0 / 255.0)
         optimizer.zero_grad(set_to_none=True)
         reconstruction = model(batch)
@@ -175,7 +188,7 @@ def train_benchmark(train_pixels, batch_size, arguments):
 
 
 def evaluate_benchmark(test_pixels, arguments):
-    model = make_model(torch.Generator().manual_seed(SEED))
+    model = make_model(torch.Generator().manual_seed(SEED)).to(DEVICE)
     chunks = test_pixels.shape[0] // EVALUATION_ROWS
     last_loss = [float("nan")]
 
@@ -209,8 +222,12 @@ def main(arguments):
     torch.set_num_threads(arguments.threads)
     torch.set_num_interop_threads(arguments.threads)
     torch.manual_seed(SEED)
+    if DEVICE.type == "cuda":  # true FP32, as the engine without tf32 = true
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     train_pixels, train_path = read_idx_images(arguments.data, "train")
     test_pixels, test_path = read_idx_images(arguments.data, "test")
+    train_pixels, test_pixels = train_pixels.to(DEVICE), test_pixels.to(DEVICE)  # staged once, as the engine
 
     benchmarks = []
     for batch_size in (int(b) for b in arguments.batch_sizes.split(",")):
@@ -236,6 +253,8 @@ def main(arguments):
         "cpu_capability": torch.backends.cpu.get_cpu_capability()
         if hasattr(torch.backends, "cpu") else "unknown",
         "affinity": sorted(os.sched_getaffinity(0)),
+        "device": str(DEVICE),
+        "gpu": torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else None,
         "train_images": train_path,
         "test_images": test_path,
         "min_time": arguments.min_time,

@@ -11,6 +11,7 @@
 
 #include "nn/models/autoencoder.hpp"
 #include "reference_fixture.hpp"
+#include "backend_support.hpp"
 #include "ops/registry.hpp"
 #include "train/optimizer.hpp"
 
@@ -22,7 +23,12 @@ std::vector<float> narrow(const std::vector<double>& values) { return {values.be
 
 }  // namespace
 
-class ReferenceTorch : public ::testing::TestWithParam<std::string> {};
+class ReferenceTorch : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+  }
+};
 
 TEST_P(ReferenceTorch, AutoencoderLossGradientsAndMomentumSteps) {
   const char* path = std::getenv("SGDSWEEP_TORCH_FIXTURE");
