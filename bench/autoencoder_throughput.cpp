@@ -1,7 +1,7 @@
 // Training throughput of the engine's real training path (examples per second), on the host
 // backend (one rank = one core) or a GPU (--device cuda): one full training step exactly as
-// train_trial runs it (src/train/trainer.cpp: stage the batch, forward + backward per microbatch,
-// the gradient tree, loss download, optimizer step), for the autoencoder at B = 16, 128, 1024 and
+// train_trial runs it (train::StepRunner: stage the batch, forward + backward per microbatch, the
+// gradient tree, loss download, optimizer step; a replayed CUDA graph on a GPU), for the autoencoder at B = 16, 128, 1024 and
 // (with --cifar) WRN-16-4 with ghost batch norm at B = 128; and one autoencoder evaluation pass
 // over a 500-row chunk as the task's evaluate() runs it.
 //
@@ -32,8 +32,6 @@
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
 #include "spec/spec.hpp"
-#include "train/gradient_accumulator.hpp"
-#include "train/optimizer.hpp"
 #include "train/task_data.hpp"
 #include "train/trainer.hpp"
 #include "util/error.hpp"
@@ -61,46 +59,25 @@ std::string wrn_spec(const std::string& folder, std::int64_t batch_size, const s
 
 using SpecMaker = std::string (*)(const std::string&, std::int64_t, const std::string&);
 
-// One training step per iteration, through the trainer's own pieces. The model, optimizer and
-// buffers are built outside the timed loop, as train_trial builds them once per trial.
+// One training step per iteration, by the trainer's own StepRunner (recorded and replayed as a
+// CUDA graph on a GPU, as train_trial runs it). The model, runner and buffers are built outside
+// the timed loop, as train_trial builds them once per trial.
 void train_step(benchmark::State& state, ops::Backend& backend, const std::string& folder, SpecMaker make_spec) {
   const spec::Spec spec = spec::parse_spec(make_spec(folder, state.range(0), backend.name()), "<bench>");
   const std::unique_ptr<train::TaskData> task = train::load_task_data(spec, backend);
   const spec::Trial trial = spec::expand_grid(spec, task->shape()).at(0);
   const std::unique_ptr<nn::Model> model = train::make_model(spec, trial, *task, backend);
-  nn::Parameters& parameters = model->parameters();
-  train::Optimizer optimizer(parameters, trial.momentum, trial.l2);
   const std::unique_ptr<train::TrialBatches> batches = task->batches(trial);
-  const std::int64_t microbatches = (trial.batch_size + trial.microbatch - 1) / trial.microbatch;
-  std::unique_ptr<train::GradientAccumulator> accumulator;
-  if (microbatches > 1) accumulator = std::make_unique<train::GradientAccumulator>(backend, parameters.size(), microbatches);
-  ops::Buffer<double> losses(backend, static_cast<std::size_t>(microbatches));
-  std::vector<double> host_losses(static_cast<std::size_t>(microbatches));
-  const auto loss_scale = static_cast<float>(1.0 / static_cast<double>(trial.batch_size));
-
+  const auto alone = comm::make_identity_reducer();
+  train::StepRunner runner(trial, *model, *batches, *alone, backend);
   std::int64_t step = 0;
-  double minibatch_loss = 0.0;
-  for (auto _ : state) {
-    if (step % trial.steps_per_epoch == 0) model->reset_training_state();
-    if (accumulator) accumulator->reset();
-    for (std::int64_t m = 0; m < microbatches; ++m) {
-      const std::int64_t first = m * trial.microbatch;
-      const std::int64_t count = std::min(trial.microbatch, trial.batch_size - first);
-      model->forward_backward(batches->batch(step, first, count), loss_scale, losses.data() + m);
-      if (accumulator) accumulator->add(parameters.gradients());
-    }
-    if (accumulator) accumulator->finish(parameters.gradients());
-    losses.download(host_losses.data(), host_losses.size());
-    minibatch_loss = 0.0;
-    for (double value : host_losses) minibatch_loss += value;
-    minibatch_loss /= static_cast<double>(trial.batch_size);
-    optimizer.step(trial.learning_rate, microbatches);
-    ++step;
-  }
+  double minibatch_loss = runner.run(step++, trial.learning_rate);  // unrecorded warm-up (sizes scratch)
+  for (auto _ : state) minibatch_loss = runner.run(step++, trial.learning_rate);
   backend.synchronize();
   state.SetItemsProcessed(state.iterations() * trial.batch_size);
   // The last minibatch loss: a finite, falling number says the steps timed were real training.
   state.counters["loss"] = minibatch_loss;
+  state.counters["recorded"] = runner.recorded() ? 1 : 0;
   if (!std::isfinite(minibatch_loss)) state.SkipWithError("non-finite training loss");
 }
 

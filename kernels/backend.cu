@@ -109,6 +109,7 @@ CudaBackend::~CudaBackend() {
 // ---- memory -----------------------------------------------------------------------------------
 
 void* CudaBackend::allocate_bytes(std::size_t bytes) {
+  refuse_while_capturing("allocating device memory");
   void* pointer = nullptr;
   const cudaError_t status = cudaMallocFromPoolAsync(&pointer, bytes, pool_, stream_);
   if (status != cudaSuccess || !pointer) {
@@ -128,6 +129,7 @@ void CudaBackend::free_bytes(void* pointer) noexcept {
 
 void CudaBackend::copy_to_device(void* destination, const void* source, std::size_t bytes) {
   if (bytes == 0) return;
+  refuse_while_capturing("a copy from the host");
   if (bytes > kStagedCopyLimit) {  // a dataset, once per run: a plain synchronous copy
     SGDSWEEP_CUDA(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyHostToDevice, stream_));
     SGDSWEEP_CUDA(cudaStreamSynchronize(stream_));
@@ -147,6 +149,7 @@ void CudaBackend::copy_to_device(void* destination, const void* source, std::siz
 
 void CudaBackend::copy_to_host(void* destination, const void* source, std::size_t bytes) {
   if (bytes == 0) return;
+  refuse_while_capturing("a copy to the host");
   SGDSWEEP_CUDA(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToHost, stream_));
   SGDSWEEP_CUDA(cudaStreamSynchronize(stream_));
 }
@@ -160,6 +163,8 @@ void CudaBackend::synchronize() { SGDSWEEP_CUDA(cudaStreamSynchronize(stream_));
 
 void* CudaBackend::grow(Scratch& scratch, std::size_t bytes) {
   if (bytes > scratch.bytes) {
+    refuse_while_capturing("growing scratch memory");
+    ++memory_epoch_;
     free_bytes(scratch.data);  // stream-ordered: kernels already queued keep their memory
     scratch.data = nullptr;
     scratch.data = allocate_bytes(bytes);
@@ -240,12 +245,12 @@ void CudaBackend::sum_rows(const float* x, std::int64_t rows, std::int64_t colum
 }
 
 void CudaBackend::sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
-                             float learning_rate, float momentum, float l2) {
+                             const float* learning_rate, float momentum, float l2) {
   if (momentum == 0.0f) {
     for_each(count, [=] __device__(std::int64_t i) {
       const float g = gradient[i] + l2 * weights[i];
       gradient[i] = g;
-      weights[i] -= learning_rate * g;
+      weights[i] -= *learning_rate * g;
     });
   } else {
     for_each(count, [=] __device__(std::int64_t i) {
@@ -253,7 +258,7 @@ void CudaBackend::sgd_update(float* weights, float* gradient, float* velocity, s
       gradient[i] = g;
       const float v = momentum * velocity[i] + g;
       velocity[i] = v;
-      weights[i] -= learning_rate * v;
+      weights[i] -= *learning_rate * v;
     });
   }
 }

@@ -16,6 +16,7 @@
 #include <cudnn.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <tuple>
 
@@ -99,7 +100,9 @@ class CudaBackend final : public Backend {
   void sum_rows(const float* x, std::int64_t rows, std::int64_t columns, float beta,
                 float* out) override;
   void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
-                  float learning_rate, float momentum, float l2) override;
+                  const float* learning_rate, float momentum, float l2) override;
+  std::unique_ptr<Recording> record(std::function<void()> body) override;
+  bool prefers_recording() const override { return true; }
 
   // elementwise.cu
   void sigmoid_forward(const float* x, float* y, std::int64_t count) override;
@@ -185,6 +188,12 @@ class CudaBackend final : public Backend {
   // *out = Σ values[0 … count) by the fixed tree (one block); out may be a partial of another sum.
   void sum_doubles(const double* values, std::int64_t count, double* out);
   const ConvolutionPlan& convolution_plan(const Conv2dShape& shape);
+  // Bumped whenever scratch memory moves: a recorded graph from an older epoch points at freed
+  // memory and is recorded again (graph.cu).
+  std::uint64_t memory_epoch() const { return memory_epoch_; }
+  // Throws Error naming `what` while the stream is being captured into a graph (a recorded step
+  // may not allocate or copy to or from the host).
+  void refuse_while_capturing(const char* what) const;
 
  private:
   struct Scratch {
@@ -204,6 +213,7 @@ class CudaBackend final : public Backend {
   void* staging_ = nullptr;
   std::size_t staging_bytes_ = 0;
   cudaEvent_t staging_free_ = nullptr;
+  std::uint64_t memory_epoch_ = 0;
   Scratch partials_[3];
   Scratch convolution_workspace_;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,

@@ -47,6 +47,11 @@ class Model {
   // Evaluation mode (no dropout, running statistics); adds nothing to the training state.
   virtual void evaluate(const Batch& batch, const EvaluationSums& sums) = 0;
 
+  // Whether a training step's ops depend on nothing but backend memory and the batch's shape, so
+  // that a step can be recorded once and replayed (Backend::record): not with dropout, whose masks
+  // follow the step number, nor with recurrent state.
+  virtual bool replayable() const { return false; }
+
   // Recurrent models: zero the state carried between windows (training at each epoch start,
   // evaluation before each pass). No-op for the others.
   virtual void reset_training_state() {}

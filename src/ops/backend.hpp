@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -206,8 +207,25 @@ class Backend {
   // Heavy-ball SGD in PyTorch's form, with L2 added to the gradient:
   //   g ← g + l2 · w;   v ← momentum · v + g;   w ← w − learning_rate · v.
   // With momentum == 0 the velocity is not touched (may be null): w ← w − learning_rate · g.
+  // The rate is one float in backend memory, so that a recorded step reads each step's rate.
   virtual void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
-                          float learning_rate, float momentum, float l2) = 0;
+                          const float* learning_rate, float momentum, float l2) = 0;
+
+  // ---- recorded steps ------------------------------------------------------------------------------
+  // Runs `body` once and keeps the ops it issued, to be issued again by replay() with the same
+  // pointers and arguments (on a GPU backend one CUDA graph launch instead of hundreds of kernel
+  // launches). The body must issue ops only: no copy to or from the host, nothing returned to the
+  // host, no allocation (run it once unrecorded first, so that scratch memory has its size).
+  // Everything it reads that changes between replays must live in backend memory.
+  class Recording {
+   public:
+    virtual ~Recording() = default;
+    virtual void replay() = 0;
+  };
+  // The host backend records the callable itself (replay calls it again).
+  virtual std::unique_ptr<Recording> record(std::function<void()> body);
+  // Whether recording saves time here (it does on a GPU); the trainer records its steps when so.
+  virtual bool prefers_recording() const { return false; }
 };
 
 // Backend memory of `count` values of T, owned: freed through its backend when destroyed.

@@ -44,23 +44,41 @@ class ReconstructionTask final : public TaskData {
    public:
     Batches(ReconstructionTask& task, const spec::Trial& trial)
         : task_(task), sampler_(trial.seed, task.train_.count, trial.batch_size),
-          batch_size_(trial.batch_size),
-          rows_(task.backend_, static_cast<std::size_t>(trial.microbatch)),
-          features_(task.backend_, static_cast<std::size_t>(trial.microbatch * 784)) {}
+          batch_size_(trial.batch_size), microbatch_(trial.microbatch) {}
     nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
-      rows_.upload(sampler_.batch(step) + first, static_cast<std::size_t>(count));
-      task_.backend_.gather_rows_u8(task_.train_pixels_.data(), 784, rows_.data(), count,
-                                    1.0f / 255.0f, features_.data());
+      upload(step, first, count, 0);
+      return gather(0);
+    }
+    bool replayable() const override { return true; }
+    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
+      while (slots_.size() <= slot) {
+        slots_.push_back({ops::Buffer<std::int32_t>(task_.backend_, static_cast<std::size_t>(microbatch_)),
+                          ops::Buffer<float>(task_.backend_, static_cast<std::size_t>(microbatch_ * 784))});
+      }
+      Slot& s = slots_[slot];
+      s.rows.upload(sampler_.batch(step) + first, static_cast<std::size_t>(count));
+      s.step = step;
+      s.first = first;
+      s.count = count;
+    }
+    nn::Batch gather(std::size_t slot) override {
+      Slot& s = slots_.at(slot);
+      task_.backend_.gather_rows_u8(task_.train_pixels_.data(), 784, s.rows.data(), s.count, 1.0f / 255.0f,
+                                    s.features.data());
       // features, tokens, labels, rows, first row, rows of the step, step
-      return nn::Batch{features_.data(), nullptr, nullptr, count, first, batch_size_, step};
+      return nn::Batch{s.features.data(), nullptr, nullptr, s.count, s.first, batch_size_, s.step};
     }
 
    private:
+    struct Slot {
+      ops::Buffer<std::int32_t> rows;
+      ops::Buffer<float> features;
+      std::int64_t step = 0, first = 0, count = 0;
+    };
     ReconstructionTask& task_;
     data::EpochSampler sampler_;
-    std::int64_t batch_size_;
-    ops::Buffer<std::int32_t> rows_;
-    ops::Buffer<float> features_;
+    std::int64_t batch_size_, microbatch_;
+    std::vector<Slot> slots_;
   };
 
   std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
@@ -148,14 +166,28 @@ class ClassificationTask final : public TaskData {
    public:
     Batches(ClassificationTask& task, const spec::Trial& trial)
         : task_(task), trial_(trial), sampler_(trial.seed, task.train_.count, trial.batch_size),
-          rows_(task.backend_, static_cast<std::size_t>(trial.microbatch)),
-          augmentation_(task.backend_, static_cast<std::size_t>(3 * trial.microbatch)),
-          labels_(task.backend_, static_cast<std::size_t>(trial.microbatch)),
-          features_(task.backend_, static_cast<std::size_t>(trial.microbatch * task.image_size_)),
           host_augmentation_(static_cast<std::size_t>(3 * trial.microbatch)),
           host_labels_(static_cast<std::size_t>(trial.microbatch)) {}
 
     nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
+      upload(step, first, count, 0);
+      return gather(0);
+    }
+    bool replayable() const override { return true; }
+
+    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
+      const auto microbatch = static_cast<std::size_t>(trial_.microbatch);
+      while (slots_.size() <= slot) {
+        ops::Backend& backend = task_.backend_;
+        slots_.push_back({ops::Buffer<std::int32_t>(backend, microbatch),
+                          ops::Buffer<std::int32_t>(backend, 3 * microbatch),
+                          ops::Buffer<std::int32_t>(backend, microbatch),
+                          ops::Buffer<float>(backend, microbatch * static_cast<std::size_t>(task_.image_size_))});
+      }
+      Slot& s = slots_[slot];
+      s.step = step;
+      s.first = first;
+      s.count = count;
       const std::int32_t* examples = sampler_.batch(step) + first;
       const std::int64_t epoch = step / trial_.steps_per_epoch;
       for (std::int64_t i = 0; i < count; ++i) {
@@ -167,23 +199,31 @@ class ClassificationTask final : public TaskData {
           host_augmentation_[3 * i + 2] = crop.flip;
         }
       }
-      rows_.upload(examples, static_cast<std::size_t>(count));
-      labels_.upload(host_labels_.data(), static_cast<std::size_t>(count));
-      if (task_.spec_.augment) augmentation_.upload(host_augmentation_.data(), static_cast<std::size_t>(3 * count));
+      s.rows.upload(examples, static_cast<std::size_t>(count));
+      s.labels.upload(host_labels_.data(), static_cast<std::size_t>(count));
+      if (task_.spec_.augment) s.augmentation.upload(host_augmentation_.data(), static_cast<std::size_t>(3 * count));
+    }
+
+    nn::Batch gather(std::size_t slot) override {
+      Slot& s = slots_.at(slot);
       task_.backend_.gather_images_u8(task_.train_pixels_.data(), task_.train_.height, task_.train_.width,
-                                      task_.train_.channels, rows_.data(),
-                                      task_.spec_.augment ? augmentation_.data() : nullptr, kPadding, count,
-                                      task_.mean_.data(), task_.inv_std_.data(), features_.data());
+                                      task_.train_.channels, s.rows.data(),
+                                      task_.spec_.augment ? s.augmentation.data() : nullptr, kPadding, s.count,
+                                      task_.mean_.data(), task_.inv_std_.data(), s.features.data());
       // features, tokens, labels, rows, first row, rows of the step, step
-      return nn::Batch{features_.data(), nullptr, labels_.data(), count, first, trial_.batch_size, step};
+      return nn::Batch{s.features.data(), nullptr, s.labels.data(), s.count, s.first, trial_.batch_size, s.step};
     }
 
    private:
+    struct Slot {
+      ops::Buffer<std::int32_t> rows, augmentation, labels;
+      ops::Buffer<float> features;
+      std::int64_t step = 0, first = 0, count = 0;
+    };
     ClassificationTask& task_;
     spec::Trial trial_;
     data::EpochSampler sampler_;
-    ops::Buffer<std::int32_t> rows_, augmentation_, labels_;
-    ops::Buffer<float> features_;
+    std::vector<Slot> slots_;
     std::vector<std::int32_t> host_augmentation_, host_labels_;
   };
 

@@ -6,15 +6,25 @@ namespace sgdsweep::train {
 Optimizer::Optimizer(nn::Parameters& parameters, double momentum, double l2)
     : parameters_(parameters),
       momentum_(static_cast<float>(momentum)),
-      l2_(static_cast<float>(l2)) {
+      l2_(static_cast<float>(l2)),
+      rate_(parameters.backend(), 1) {
   if (momentum_ != 0.0f) {
     velocity_ = ops::Buffer<float>(parameters.backend(), static_cast<std::size_t>(parameters.size()));
   }
 }
 
 void Optimizer::step(double learning_rate, std::int64_t microbatches) {
-  ops::Backend& backend = parameters_.backend();
+  set_rate(learning_rate);
+  apply(microbatches);
+}
+
+void Optimizer::set_rate(double learning_rate) {
   const auto rate = static_cast<float>(learning_rate);
+  rate_.upload(&rate, 1);
+}
+
+void Optimizer::apply(std::int64_t microbatches) {
+  ops::Backend& backend = parameters_.backend();
   for (const nn::ParameterTensor& tensor : parameters_.tensors()) {
     float* value = parameters_.values() + tensor.offset;
     float* gradient = parameters_.gradients() + tensor.offset;
@@ -24,7 +34,7 @@ void Optimizer::step(double learning_rate, std::int64_t microbatches) {
       continue;
     }
     float* velocity = momentum_ != 0.0f ? velocity_.data() + tensor.offset : nullptr;
-    backend.sgd_update(value, gradient, velocity, tensor.count, rate, momentum_,
+    backend.sgd_update(value, gradient, velocity, tensor.count, rate_.data(), momentum_,
                        tensor.role == nn::ParameterRole::weight ? l2_ : 0.0f);
   }
 }

@@ -16,14 +16,19 @@ class Optimizer {
   Optimizer(nn::Parameters& parameters, double momentum, double l2);
 
   // One update at rate `learning_rate` (ε, not ε_eff) from parameters.gradients(), whose running-
-  // statistic slots hold the sum of `microbatches` batch statistics.
+  // statistic slots hold the sum of `microbatches` batch statistics: set_rate, then apply.
   void step(double learning_rate, std::int64_t microbatches = 1);
+  // The two halves of step() for a recorded step: set_rate copies the rate into backend memory
+  // (outside the recording), apply issues the update ops only (inside it) and reads that rate.
+  void set_rate(double learning_rate);
+  void apply(std::int64_t microbatches);
 
  private:
   nn::Parameters& parameters_;
   float momentum_;
   float l2_;
   ops::Buffer<float> velocity_;
+  ops::Buffer<float> rate_;  // one float: this step's ε
 };
 
 }  // namespace sgdsweep::train

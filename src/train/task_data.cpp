@@ -6,6 +6,12 @@
 
 namespace sgdsweep::train {
 
+void TrialBatches::upload(std::int64_t, std::int64_t, std::int64_t, std::size_t) {
+  fail("this task's batches cannot be staged ahead of a recorded step");
+}
+
+nn::Batch TrialBatches::gather(std::size_t) { fail("this task's batches cannot be staged ahead of a recorded step"); }
+
 std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& backend) {
   switch (spec.model) {
     case spec::ModelKind::autoencoder: return load_reconstruction_task(spec, backend);

@@ -37,6 +37,15 @@ class TrialBatches {
   // returned Batch is valid until the next call. Every row's content is a pure function of
   // (trial seed, step, first + row).
   virtual nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) = 0;
+
+  // The same in two halves, for recorded steps (Backend::record): upload() does the host work and
+  // the copies of rows [first, first + count) of step `step` into slot `slot` (each slot keeps its
+  // own buffers, allocated on first use), gather() issues only backend ops and returns the slot's
+  // Batch. A step uploads every microbatch first, then replays the recording, whose gathers read
+  // the slots. Tasks that need host work between microbatches say false to replayable().
+  virtual bool replayable() const { return false; }
+  virtual void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot);
+  virtual nn::Batch gather(std::size_t slot);
 };
 
 class TaskData {

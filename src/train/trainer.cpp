@@ -87,35 +87,105 @@ std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial&
   fail("trial ", trial.index, ": unknown model");
 }
 
+StepRunner::StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches& batches, comm::GradientReducer& team,
+                       ops::Backend& backend, std::optional<bool> record_steps)
+    : trial_(trial), model_(model), batches_(batches), team_(team), backend_(backend),
+      parameters_(model.parameters()), optimizer_(parameters_, trial.momentum, trial.l2),
+      microbatches_((trial.batch_size + trial.microbatch - 1) / trial.microbatch) {
+  if (microbatches_ % team.size() != 0) {
+    fail("trial ", trial.index, ": ", microbatches_, " microbatches cannot be split over a team of ", team.size(),
+         " ranks");
+  }
+  mine_ = microbatches_ / team.size();  // this member's aligned run
+  first_microbatch_ = team.rank() * mine_;
+  if (mine_ > 1) accumulator_ = std::make_unique<GradientAccumulator>(backend, parameters_.size(), mine_);
+  losses_ = ops::Buffer<double>(backend, static_cast<std::size_t>(mine_));
+  // A team on a GPU backend all-reduces a host copy of the gradients (allocated once per trial).
+  if (team.size() > 1 && !backend.host_addressable()) staged_gradients_.resize(static_cast<std::size_t>(parameters_.size()));
+  my_losses_.resize(static_cast<std::size_t>(mine_));
+  all_losses_.resize(static_cast<std::size_t>(microbatches_));
+  terms_ = static_cast<double>(trial.batch_size * model.terms_per_example());
+  // Recorded steps (a CUDA graph per trial on a GPU) where nothing in the step needs the host in
+  // its middle (a team's all-reduce, clipping by the gradient norm) or the step number (dropout).
+  record_ = record_steps.value_or(backend.prefers_recording()) && team.size() == 1 && trial.clip_norm <= 0 &&
+            model.replayable() && batches.replayable();
+}
+
+StepRunner::~StepRunner() = default;
+
+std::int64_t StepRunner::first_row(std::int64_t m) const { return (first_microbatch_ + m) * trial_.microbatch; }
+
+std::int64_t StepRunner::rows(std::int64_t m) const {
+  return std::min(trial_.microbatch, trial_.batch_size - first_row(m));
+}
+
+void StepRunner::gradients(const std::function<nn::Batch(std::int64_t)>& batch) {
+  const auto loss_scale = static_cast<float>(1.0 / terms_);
+  if (accumulator_) accumulator_->reset();
+  for (std::int64_t m = 0; m < mine_; ++m) {
+    model_.forward_backward(batch(m), loss_scale, losses_.data() + m);
+    if (accumulator_) accumulator_->add(parameters_.gradients());
+  }
+  if (accumulator_) accumulator_->finish(parameters_.gradients());
+}
+
+double StepRunner::run(std::int64_t step, double learning_rate) {
+  if (step % trial_.steps_per_epoch == 0) model_.reset_training_state();
+  if (record_) {
+    // The batches are uploaded, then the step's ops — gathers, forward and backward per
+    // microbatch, the gradient tree, the update — replay as one recording. The first step runs
+    // unrecorded (it sizes the scratch memory), the second is recorded. The update happens before
+    // the loss is read: on a non-finite loss the trial ends all the same, and nothing reads the
+    // weights afterwards.
+    for (std::int64_t m = 0; m < mine_; ++m) batches_.upload(step, first_row(m), rows(m), static_cast<std::size_t>(m));
+    optimizer_.set_rate(learning_rate);
+    const auto recorded_step = [this] {  // backend ops only (see Backend::record)
+      gradients([this](std::int64_t m) { return batches_.gather(static_cast<std::size_t>(m)); });
+      optimizer_.apply(microbatches_);
+    };
+    if (recording_) {
+      recording_->replay();
+    } else if (!warmed_up_) {
+      recorded_step();
+      warmed_up_ = true;
+    } else {
+      recording_ = backend_.record(recorded_step);
+    }
+  } else {
+    gradients([&](std::int64_t m) { return batches_.batch(step, first_row(m), rows(m)); });
+  }
+  if (team_.size() > 1) {
+    if (staged_gradients_.empty()) {
+      team_.sum(parameters_.gradients(), parameters_.size());
+    } else {  // GPU memory: through the host (the same tree order, so the same bits)
+      const std::size_t bytes = staged_gradients_.size() * sizeof(float);
+      backend_.copy_to_host(staged_gradients_.data(), parameters_.gradients(), bytes);
+      team_.sum(staged_gradients_.data(), parameters_.size());
+      backend_.copy_to_device(parameters_.gradients(), staged_gradients_.data(), bytes);
+    }
+  }
+  losses_.download(my_losses_.data(), my_losses_.size());
+  team_.gather(my_losses_.data(), mine_, all_losses_.data());
+  double loss_sum = 0.0;
+  for (double value : all_losses_) loss_sum += value;  // microbatch order, whatever the team
+  const double minibatch_loss = loss_sum / terms_;
+  if (!record_ && std::isfinite(minibatch_loss)) {
+    if (trial_.clip_norm > 0) clip_gradient_norm(parameters_, trial_.clip_norm);
+    optimizer_.step(learning_rate, microbatches_);
+  }
+  return minibatch_loss;
+}
+
 spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) {
   const Clock::time_point trial_start = Clock::now();
-  ops::Backend& backend = context.backend;
   TaskData& data = context.data;
   comm::GradientReducer& team = context.team;
   const bool leader = team.rank() == 0;
 
-  auto model = make_model(context.spec, trial, data, backend);
-  nn::Parameters& parameters = model->parameters();
-  Optimizer optimizer(parameters, trial.momentum, trial.l2);
+  auto model = make_model(context.spec, trial, data, context.backend);
   const LearningRateSchedule schedule(trial.learning_rate, trial.steps, trial.gamma, trial.warmup_steps);
   const std::unique_ptr<TrialBatches> batches = data.batches(trial);
-  const std::int64_t microbatches = (trial.batch_size + trial.microbatch - 1) / trial.microbatch;
-  if (microbatches % team.size() != 0) {
-    fail("trial ", trial.index, ": ", microbatches, " microbatches cannot be split over a team of ",
-         team.size(), " ranks");
-  }
-  const std::int64_t mine = microbatches / team.size();  // this member's aligned run
-  const std::int64_t first_microbatch = team.rank() * mine;
-  std::unique_ptr<GradientAccumulator> accumulator;
-  if (mine > 1) accumulator = std::make_unique<GradientAccumulator>(backend, parameters.size(), mine);
-  ops::Buffer<double> losses(backend, static_cast<std::size_t>(mine));
-  // A team on a GPU backend all-reduces a host copy of the gradients (allocated once per trial).
-  std::vector<float> staged_gradients;
-  if (team.size() > 1 && !backend.host_addressable()) staged_gradients.resize(static_cast<std::size_t>(parameters.size()));
-  std::vector<double> my_losses(static_cast<std::size_t>(mine));
-  std::vector<double> all_losses(static_cast<std::size_t>(microbatches));
-  const double terms = static_cast<double>(trial.batch_size * model->terms_per_example());
-  const auto loss_scale = static_cast<float>(1.0 / terms);
+  StepRunner runner(trial, *model, *batches, team, context.backend, context.record_steps);
 
   spec::TrialOutcome outcome;
   outcome.step_losses.reserve(static_cast<std::size_t>(spec::step_loss_count(trial)));
@@ -148,37 +218,13 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
   bool healthy = evaluate_if_due(0);
   for (std::int64_t step = 0; healthy && step < trial.steps; ++step) {
     const Clock::time_point step_start = Clock::now();
-    if (step % trial.steps_per_epoch == 0) model->reset_training_state();
-    if (accumulator) accumulator->reset();
-    for (std::int64_t m = 0; m < mine; ++m) {
-      const std::int64_t first = (first_microbatch + m) * trial.microbatch;
-      const std::int64_t count = std::min(trial.microbatch, trial.batch_size - first);
-      model->forward_backward(batches->batch(step, first, count), loss_scale, losses.data() + m);
-      if (accumulator) accumulator->add(parameters.gradients());
-    }
-    if (accumulator) accumulator->finish(parameters.gradients());
-    if (team.size() > 1) {
-      if (staged_gradients.empty()) {
-        team.sum(parameters.gradients(), parameters.size());
-      } else {  // GPU memory: through the host (the same tree order, so the same bits)
-        backend.copy_to_host(staged_gradients.data(), parameters.gradients(), staged_gradients.size() * sizeof(float));
-        team.sum(staged_gradients.data(), parameters.size());
-        backend.copy_to_device(parameters.gradients(), staged_gradients.data(), staged_gradients.size() * sizeof(float));
-      }
-    }
-    losses.download(my_losses.data(), my_losses.size());
-    team.gather(my_losses.data(), mine, all_losses.data());
-    double loss_sum = 0.0;
-    for (double value : all_losses) loss_sum += value;  // microbatch order, whatever the team
-    const double minibatch_loss = loss_sum / terms;
+    const double minibatch_loss = runner.run(step, schedule.at(step));
     if (step % trial.step_loss_every == 0) outcome.step_losses.push_back(static_cast<float>(minibatch_loss));
     if (!std::isfinite(minibatch_loss)) {
       outcome.status = spec::TrialStatus::diverged;
       outcome.message = concat("non-finite training loss at step ", step);
       break;
     }
-    if (trial.clip_norm > 0) clip_gradient_norm(parameters, trial.clip_norm);
-    optimizer.step(schedule.at(step), microbatches);
     outcome.steps_completed = step + 1;
     training_seconds += seconds_since(step_start);
     if (context.after_step) context.after_step();

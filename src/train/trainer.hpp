@@ -9,12 +9,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "comm/gradient_reducer.hpp"
 #include "nn/model.hpp"
 #include "ops/backend.hpp"
 #include "spec/spec.hpp"
 #include "spec/trial.hpp"
+#include "train/gradient_accumulator.hpp"
+#include "train/optimizer.hpp"
 #include "train/task_data.hpp"
 
 namespace sgdsweep::train {
@@ -29,6 +33,9 @@ struct TrialContext {
   comm::GradientReducer& team;
   // Called after every update on every member (progress reporting); may be empty.
   std::function<void()> after_step = {};
+  // Record a step once and replay it (Backend::record) where the trial allows it; unset: when the
+  // backend prefers it (a GPU). Either way the same bits.
+  std::optional<bool> record_steps = std::nullopt;
 };
 
 // The steps after which evaluation k = 0 … evaluations happens: round(k · steps / evaluations).
@@ -37,6 +44,48 @@ std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k);
 // The trial's model, initialised from its seed, sized for its microbatch.
 std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial& trial,
                                       const TaskData& data, ops::Backend& backend);
+
+// One trial's updates, step by step, as train_trial runs them (and bench/ times them): the
+// microbatches of this team member, forward and backward, the gradient tree, the team's sum, the
+// minibatch loss, clipping and the update; recorded once and replayed where the trial allows it
+// (TrialContext::record_steps).
+class StepRunner {
+ public:
+  StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches& batches, comm::GradientReducer& team,
+             ops::Backend& backend, std::optional<bool> record_steps = std::nullopt);
+  ~StepRunner();
+  StepRunner(const StepRunner&) = delete;
+  StepRunner& operator=(const StepRunner&) = delete;
+
+  // Update `step` at rate `learning_rate` (ε); returns the minibatch loss (Σ loss / terms). A
+  // non-finite loss ends the trial: the update is then skipped (op by op) or already made
+  // (recorded), which nothing can observe.
+  double run(std::int64_t step, double learning_rate);
+  bool recorded() const { return record_; }
+
+ private:
+  std::int64_t first_row(std::int64_t m) const;
+  std::int64_t rows(std::int64_t m) const;
+  // Forward and backward over this member's microbatches (batch(m) stages microbatch m), the
+  // gradients summed in the tree into parameters.gradients().
+  void gradients(const std::function<nn::Batch(std::int64_t)>& batch);
+
+  const spec::Trial& trial_;
+  nn::Model& model_;
+  TrialBatches& batches_;
+  comm::GradientReducer& team_;
+  ops::Backend& backend_;
+  nn::Parameters& parameters_;
+  Optimizer optimizer_;
+  std::int64_t microbatches_, mine_ = 1, first_microbatch_ = 0;
+  double terms_ = 1.0;
+  std::unique_ptr<GradientAccumulator> accumulator_;
+  ops::Buffer<double> losses_;
+  std::vector<float> staged_gradients_;
+  std::vector<double> my_losses_, all_losses_;
+  bool record_ = false, warmed_up_ = false;
+  std::unique_ptr<ops::Backend::Recording> recording_;
+};
 
 // Trains `trial`. Throws Error only for problems outside the trial's arithmetic (bad sizes, no
 // memory); divergence is reported in the outcome.

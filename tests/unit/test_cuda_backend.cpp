@@ -143,9 +143,10 @@ TEST_F(CudaOps, SgdUpdateGivesTheHostBits) {
   for (const float momentum : {0.0f, 0.9f}) {
     const std::int64_t count = 10007;
     auto w = normal(count, 10), g = normal(count, 11), v = normal(count, 12);
+    auto rate = twin(std::vector<float>{0.05f});
     for (int step = 0; step < 3; ++step) {
-      host_->sgd_update(w.h(), g.h(), v.h(), count, 0.05f, momentum, 5e-4f);
-      cuda_->sgd_update(w.d(), g.d(), v.d(), count, 0.05f, momentum, 5e-4f);
+      host_->sgd_update(w.h(), g.h(), v.h(), count, rate.h(), momentum, 5e-4f);
+      cuda_->sgd_update(w.d(), g.d(), v.d(), count, rate.d(), momentum, 5e-4f);
     }
     expect_same_bits(w, concat("sgd_update weights, momentum ", momentum));
     expect_same_bits(v, concat("sgd_update velocity, momentum ", momentum));

@@ -260,15 +260,17 @@ TEST_P(BackendTest, SgdAndMomentumUpdatesFollowPyTorchsForm) {
   const std::vector<float> w0 = {1.0f, -2.0f}, g0 = {0.5f, 0.25f};
   ops::Buffer<float> w = to_backend(backend(), w0), g = to_backend(backend(), g0);
   // SGD with L2 0.1: g' = g + 0.1 w; w' = w − 0.5 g'.
-  backend().sgd_update(w.data(), g.data(), nullptr, 2, 0.5f, 0.0f, 0.1f);
+  const ops::Buffer<float> half = to_backend(backend(), std::vector<float>{0.5f});
+  backend().sgd_update(w.data(), g.data(), nullptr, 2, half.data(), 0.0f, 0.1f);
   EXPECT_EQ(to_host(w), (std::vector<float>{1.0f - 0.5f * 0.6f, -2.0f - 0.5f * (0.25f - 0.2f)}));
   // Momentum 0.9 twice from v = 0 with a constant gradient 1 and no L2:
   // v1 = 1, w1 = w0 − ε; v2 = 1.9, w2 = w1 − 1.9 ε.
   ops::Buffer<float> w2 = to_backend(backend(), std::vector<float>{0.0f});
   ops::Buffer<float> v = to_backend(backend(), std::vector<float>{0.0f});
+  const ops::Buffer<float> rate = to_backend(backend(), std::vector<float>{0.1f});
   for (int step = 0; step < 2; ++step) {
     ops::Buffer<float> one = to_backend(backend(), std::vector<float>{1.0f});
-    backend().sgd_update(w2.data(), one.data(), v.data(), 1, 0.1f, 0.9f, 0.0f);
+    backend().sgd_update(w2.data(), one.data(), v.data(), 1, rate.data(), 0.9f, 0.0f);
   }
   EXPECT_FLOAT_EQ(to_host(v)[0], 1.9f);
   EXPECT_FLOAT_EQ(to_host(w2)[0], -0.1f - 0.19f);

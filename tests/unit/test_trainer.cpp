@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include <fstream>
+#include <optional>
 
 #include "comm/gradient_reducer.hpp"
 #include "ops/registry.hpp"
@@ -69,11 +70,12 @@ train_examples = 128
 step_loss_every = 3
 )"), "trainer-test.toml");
   }
-  spec::TrialOutcome run(const spec::Spec& spec) {
+  spec::TrialOutcome run(const spec::Spec& spec, std::optional<bool> record_steps = std::nullopt) {
     const auto task = train::load_task_data(spec, *backend_);
     const spec::Trial trial = spec::expand_grid(spec, task->shape()).at(0);
     const auto alone = comm::make_identity_reducer();
     train::TrialContext context{*backend_, *task, spec, *alone};
+    context.record_steps = record_steps;
     return train::train_trial(trial, context);
   }
   sgdsweep::testing::TemporaryFolder folder_;
@@ -115,6 +117,28 @@ TEST_F(TrainerTest, RerunGivesTheSameBits) {
   EXPECT_EQ(a.step_losses, b.step_losses);
 }
 
+// Steps recorded once and replayed (CUDA graphs on a GPU; the host replays the recorded callable,
+// which exercises the same split of batch upload and gather): the same bits as steps run op by
+// op, with one microbatch and with four (the gradient tree inside the recording), and the same
+// verdict and curve when the trial diverges.
+TEST_F(TrainerTest, RecordedStepsGiveTheSameBits) {
+  for (const int microbatch : {0, 4}) {
+    for (const double log2_rate : {-4.0, 60.0}) {
+      const spec::Spec spec = make_spec(log2_rate, "momentum", microbatch);
+      const spec::TrialOutcome direct = run(spec, false), recorded = run(spec, true);
+      const std::string what = concat("microbatch ", microbatch, ", log2 rate ", log2_rate);
+      EXPECT_EQ(direct.status, recorded.status) << what;
+      EXPECT_EQ(direct.steps_completed, recorded.steps_completed) << what;
+      EXPECT_EQ(direct.step_losses, recorded.step_losses) << what;
+      ASSERT_EQ(direct.curve.size(), recorded.curve.size()) << what;
+      for (std::size_t k = 0; k < direct.curve.size(); ++k) {
+        EXPECT_EQ(direct.curve[k].train_loss, recorded.curve[k].train_loss) << what << ", point " << k;
+        EXPECT_EQ(direct.curve[k].test_metric, recorded.curve[k].test_metric) << what << ", point " << k;
+      }
+    }
+  }
+}
+
 TEST_F(TrainerTest, MicrobatchesSumToTheSameTrainingUpToRounding) {
   // 16 = 4 microbatches of 4: the same gradient, summed in a different order.
   const spec::TrialOutcome whole = run(make_spec(-5, "momentum"));
@@ -126,7 +150,8 @@ TEST_F(TrainerTest, MicrobatchesSumToTheSameTrainingUpToRounding) {
 }
 
 // The same trial on the CUDA backend (issue #4): the host's curve to rounding (cuBLAS sums in
-// another order), and bit for bit the same curve when run twice on the GPU. Skipped with the
+// another order), and bit for bit the same curve when run twice on the GPU and when its steps
+// run op by op instead of as a replayed CUDA graph. Skipped with the
 // reason where the build has no CUDA backend or the machine no GPU.
 TEST_F(TrainerTest, CudaTrialFollowsTheHostCurveAndRepeatsBitForBit) {
   std::unique_ptr<ops::Backend> cuda;
@@ -138,7 +163,8 @@ TEST_F(TrainerTest, CudaTrialFollowsTheHostCurveAndRepeatsBitForBit) {
   const spec::Spec spec = make_spec(-4, "momentum", 4);  // microbatches: the accumulator on the GPU too
   const spec::TrialOutcome host = run(spec);
   std::swap(backend_, cuda);
-  const spec::TrialOutcome gpu = run(spec), again = run(spec);
+  // Recorded steps (CUDA graphs), the GPU's default; then op by op, which must give the same bits.
+  const spec::TrialOutcome gpu = run(spec), again = run(spec), direct = run(spec, false);
   std::swap(backend_, cuda);
   ASSERT_EQ(gpu.status, spec::TrialStatus::finished) << gpu.message;
   ASSERT_EQ(host.curve.size(), gpu.curve.size());
@@ -153,6 +179,7 @@ TEST_F(TrainerTest, CudaTrialFollowsTheHostCurveAndRepeatsBitForBit) {
     EXPECT_NEAR(gpu.step_losses[k], host.step_losses[k], 1e-3 * host.step_losses[k]) << "step loss " << k;
   }
   EXPECT_EQ(again.step_losses, gpu.step_losses);
+  EXPECT_EQ(direct.step_losses, gpu.step_losses) << "CUDA graph replay and op-by-op steps differ";
 }
 
 TEST_F(TrainerTest, HugeRateIsRecordedAsDivergedWithItsCurveSoFar) {

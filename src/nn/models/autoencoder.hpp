@@ -18,6 +18,7 @@ enum class AutoencoderInit { sparse, glorot };
 
 class Autoencoder final : public Model {
  public:
+  bool replayable() const override { return true; }
   static constexpr std::array<std::int64_t, 9> kWidths = {784, 1000, 500, 250, 30,
                                                           250, 500, 1000, 784};
 

@@ -12,6 +12,24 @@ namespace sgdsweep::ops {
 
 std::unique_ptr<Backend> make_host_backend() { return std::make_unique<host::HostBackend>(); }
 
+namespace {
+
+class CallableRecording final : public Backend::Recording {
+ public:
+  explicit CallableRecording(std::function<void()> body) : body_(std::move(body)) {}
+  void replay() override { body_(); }
+
+ private:
+  std::function<void()> body_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend::Recording> Backend::record(std::function<void()> body) {
+  body();
+  return std::make_unique<CallableRecording>(std::move(body));
+}
+
 namespace host {
 
 HostBackend::HostBackend() {
@@ -119,7 +137,8 @@ void HostBackend::sum_rows(const float* x, std::int64_t rows, std::int64_t colum
 }
 
 void HostBackend::sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
-                             float learning_rate, float momentum, float l2) {
+                             const float* rate, float momentum, float l2) {
+  const float learning_rate = *rate;
   if (momentum == 0.0f) {
     Kokkos::parallel_for("sgdsweep::sgd_update", Range(0, count), [=](std::int64_t i) {
       const float g = gradient[i] + l2 * weights[i];

@@ -44,7 +44,7 @@ class HostBackend final : public Backend {
   void sum_rows(const float* x, std::int64_t rows, std::int64_t columns, float beta,
                 float* out) override;
   void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
-                  float learning_rate, float momentum, float l2) override;
+                  const float* learning_rate, float momentum, float l2) override;
 
   // elementwise.cpp
   void sigmoid_forward(const float* x, float* y, std::int64_t count) override;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Packs what bench/gpu/session.sh needs on the GPU machine (which has no Debian packages) into
+# gpu-carry/bundle.tar.xz, ignored by git (.git/info/exclude) and carried by the device tool:
+# the unit-test, throughput and trial-curve binaries of a CUDA build, every shared library they load except
+# cuBLAS and cuDNN (too large to carry; session.sh takes them from the GPU machine's PyTorch
+# wheels, whose sonames match: libcublas.so.13, libcudnn.so.9), the dynamic loader (session.sh
+# starts the binaries through it, so the GPU machine's glibc does not matter), and small real
+# data subsets: the first 10,000 Fashion-MNIST training and 2,000 test images, 512 records of each
+# CIFAR-10 batch file.
+#
+#   bench/gpu/pack.sh            # after cmake --build --preset default (SGDSWEEP_CUDA=ON)
+# Environment: BUILD_DIR [build/default], FASHION [/usr/share/datasets/fashion-mnist],
+# CIFAR [data/cifar-10-batches-bin].
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+build=${BUILD_DIR:-build/default}
+fashion=${FASHION:-/usr/share/datasets/fashion-mnist}
+cifar=${CIFAR:-data/cifar-10-batches-bin}
+binaries=("$build/tests/sgdsweep_unit_tests" "$build/bench/sgdsweep-bench-autoencoder" "$build/bench/sgdsweep-trial-curve")
+for binary in "${binaries[@]}"; do
+  [[ -x $binary ]] || { echo "pack.sh: $binary is missing: build first (cmake --build --preset default)" >&2; exit 1; }
+done
+ldd "${binaries[0]}" | grep -q libcudart || { echo "pack.sh: ${binaries[0]} has no CUDA backend (configure with -DSGDSWEEP_CUDA=ON)" >&2; exit 1; }
+
+mkdir -p .git/info && touch .git/info/exclude
+grep -qx 'gpu-carry/' .git/info/exclude || echo 'gpu-carry/' >>.git/info/exclude
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,lib,data/fashion-mnist,data/cifar10}
+cp "${binaries[@]}" "$stage/bin/"
+ldd "${binaries[@]}" | awk '/=> \// { print $3 }' | sort -u | grep -v -E 'lib(cublas|cublasLt|cudnn[a-z_]*)\.so' |
+  while read -r library; do cp -L "$library" "$stage/lib/"; done
+cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib/"
+
+/usr/bin/python3 - "$fashion" "$cifar" "$stage/data" <<'PY'
+import gzip, os, sys
+fashion, cifar, out = sys.argv[1:4]
+def subset(name, count, target):
+    path = os.path.join(fashion, name)
+    data = gzip.open(path + ".gz").read() if os.path.exists(path + ".gz") else open(path, "rb").read()
+    header = bytearray(data[:16]); header[4:8] = count.to_bytes(4, "big")
+    with open(os.path.join(out, "fashion-mnist", target), "wb") as f:
+        f.write(bytes(header) + data[16:16 + 784 * count])
+subset("train-images-idx3-ubyte", 10000, "train-images-idx3-ubyte")
+subset("t10k-images-idx3-ubyte", 2000, "t10k-images-idx3-ubyte")
+for name in [f"data_batch_{b}.bin" for b in range(1, 6)] + ["test_batch.bin"]:
+    with open(os.path.join(cifar, name), "rb") as f, open(os.path.join(out, "cifar10", name), "wb") as g:
+        g.write(f.read(3073 * 512))
+PY
+mkdir -p gpu-carry
+tar -C "$stage" -cJf gpu-carry/bundle.tar.xz .
+echo "gpu-carry/bundle.tar.xz: $(du -h gpu-carry/bundle.tar.xz | cut -f1) ($(ls "$stage/lib" | wc -l) libraries)"

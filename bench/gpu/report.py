@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Turns a bench/gpu/session.sh folder into report.md: the unit tests that ran on the GPU, and
+sgdsweep's training throughput beside PyTorch eager on the same GPU (ratio, and each side's share
+of the GPU's FP32 peak, from the models' exact FLOP counts).
+
+  python3 bench/gpu/report.py OUT_DIR
+"""
+import json
+import os
+import sys
+
+AUTOENCODER = [784, 1000, 500, 250, 30, 250, 500, 1000, 784]
+# FP32 (non-tensor-core) peaks, TFLOP/s, by a fragment of the device name.
+PEAKS = [("H100 PCIe", 51.2), ("H100 NVL", 60.0), ("H100", 66.9), ("H200", 66.9), ("A100", 19.5)]
+
+
+def autoencoder_flops():
+    """Training FLOPs per example: forward 2·in·out per layer, backward twice that."""
+    return 6 * sum(a * b for a, b in zip(AUTOENCODER[:-1], AUTOENCODER[1:]))
+
+
+def wrn_flops(depth=16, width=4, size=32, classes=10):
+    """Training FLOPs per 32×32 image of WRN-depth-width: 3 × the convolutions' and classifier's 2·MACs."""
+    macs, channels, side = 9 * 3 * 16 * size * size, 16, size
+    for group_width, stride in zip([16 * width, 32 * width, 64 * width], [1, 2, 2]):
+        for block in range((depth - 4) // 6):
+            s = stride if block == 0 else 1
+            out_side = side // s
+            macs += 9 * channels * group_width * out_side * out_side + 9 * group_width * group_width * out_side * out_side
+            if s != 1 or channels != group_width:
+                macs += channels * group_width * out_side * out_side
+            channels, side = group_width, out_side
+    macs += channels * classes
+    return 3 * 2 * macs
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def main(folder):
+    device = open(os.path.join(folder, "device.txt")).read() if os.path.exists(os.path.join(folder, "device.txt")) else ""
+    peak = next((p for name, p in PEAKS if name in device), None)
+    ours = {}
+    engine = load(os.path.join(folder, "sgdsweep.json")) or {"benchmarks": []}
+    for b in engine["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"] if "run_name" in b else b["name"]
+        ours.setdefault(name, b["items_per_second"])  # the median when there are repetitions
+    theirs = {}
+    for file in ("pytorch_autoencoder.json", "pytorch_wrn.json"):
+        for b in (load(os.path.join(folder, file)) or {"benchmarks": []})["benchmarks"]:
+            if "batch_size" in b:
+                theirs[(b["name"].split("::")[1], b["batch_size"])] = b["examples_per_second"]
+    cases = [("autoencoder_train_step", 16, autoencoder_flops()), ("autoencoder_train_step", 128, autoencoder_flops()),
+             ("autoencoder_train_step", 1024, autoencoder_flops()), ("wrn16_4_train_step", 128, wrn_flops())]
+    lines = ["# sgdsweep (CUDA backend) beside PyTorch eager on the same GPU", "",
+             "```", device.strip(), "```", ""]
+    unit = load(os.path.join(folder, "unit_tests.json"))
+    if unit:
+        results = [t.get("result") for suite in unit["testsuites"] for t in suite["testsuite"]]
+        skipped = results.count("SKIPPED")
+        lines += [f"Unit tests on the GPU: {unit['tests']} selected, {unit['failures']} failed, {skipped} skipped "
+                  f"(unit_tests.json, unit_tests.log).", ""]
+    lines += ["| case | sgdsweep examples/s | PyTorch examples/s | ratio | sgdsweep % of FP32 peak | PyTorch % of FP32 peak |",
+              "|---|---|---|---|---|---|"]
+    for name, batch, flops in cases:
+        a = ours.get(f"sgdsweep::{name}/B:{batch}/real_time")
+        b = theirs.get((name, batch))
+        share = lambda rate: f"{100 * rate * flops / (peak * 1e12):.1f}" if rate and peak else "–"
+        lines.append(f"| {name} B={batch} | {a:.0f} | " if a else f"| {name} B={batch} | – | ")
+        lines[-1] += (f"{b:.0f} | " if b else "– | ") + (f"{a / b:.2f}× | " if a and b else "– | ") + f"{share(a)} | {share(b)} |"
+    lines += ["", f"FLOPs per training example: autoencoder {autoencoder_flops() / 1e6:.1f} M, WRN-16-4 "
+              f"{wrn_flops() / 1e9:.2f} G (3 × forward). Peak: {peak} TFLOP/s FP32." if peak else ""]
+    with open(os.path.join(folder, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

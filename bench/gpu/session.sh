@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The measurements of issue #4 on the GPU machine, in one command (run by the device tool from the
+# repository root, with gpu-carry/ from bench/gpu/pack.sh carried):
+#
+#   bench/gpu/session.sh        # results in $OUT (the device tool's folder), else out/gpu-session
+#
+# 1. the device's identity (nvidia-smi, torch, cuDNN);
+# 2. the PyTorch ground-truth fixtures (tests/reference/*.py, float64 on the CPU);
+# 3. the unit tests that run on the GPU: CudaOps.* (every op against the host backend, and run-to-
+#    run bit identity), the layer, model and PyTorch-reference suites instantiated for cuda, and
+#    TrainerTest.* (a whole trial on the GPU against the host);
+# 4. one autoencoder trial (312 steps) and one WRN-16-4 trial (320 steps) on the GPU, their
+#    curves compared with the host's, computed beforehand on the development machine and committed
+#    in bench/results/gpu-curves/ (bench/gpu/compare_curves.py); the autoencoder trial twice on the
+#    GPU, which must agree bit for bit;
+# 5. throughput, sgdsweep --device cuda beside PyTorch eager on the same GPU, FP32 both: the
+#    autoencoder at B = 16, 128, 1024 and WRN-16-4 at B = 128 (bench/gpu/report.py: the ratios and
+#    the fraction of the GPU's FP32 peak).
+# Libraries: the bundle's, plus cuBLAS and cuDNN from this machine's PyTorch wheels (nvidia/*/lib),
+# or from CUDA_LIBS when set. Each step runs even if an earlier one failed; the exit status says
+# whether all passed.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+out=${OUT:-out/gpu-session}
+python=${PYTHON:-python3}
+min_time=${MIN_TIME:-3}
+mkdir -p "$out"
+bundle=$(mktemp -d)
+tar -C "$bundle" -xJf gpu-carry/bundle.tar.xz || { echo "session.sh: no gpu-carry/bundle.tar.xz (bench/gpu/pack.sh)" >&2; exit 1; }
+cuda_libs=${CUDA_LIBS:-$("$python" - <<'PY'
+import glob, os
+try:
+    import nvidia
+    roots = list(nvidia.__path__)
+except ImportError:
+    roots = []
+print(":".join(sorted({os.path.dirname(p) for r in roots for p in glob.glob(os.path.join(r, "*", "lib", "lib*.so*"))})))
+PY
+)}
+libraries="$bundle/lib:$cuda_libs"
+run() { "$bundle/lib/ld-linux-x86-64.so.2" --library-path "$libraries" "$@"; }
+status=0
+step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, remembers a failure
+  local name=$1; shift
+  echo "== $name: $*" | tee -a "$out/commands.txt"
+  "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  tail -5 "$out/$name.log"
+  [[ $rc -eq 0 ]] || { echo "== $name failed (exit $rc)"; status=1; }
+}
+
+{ date -u +%FT%TZ; nvidia-smi || true; "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))'; echo "libraries: $libraries"; } >"$out/device.txt" 2>&1
+cat "$out/device.txt"
+
+step fixture_autoencoder "$python" tests/reference/autoencoder_torch.py "$out/autoencoder_torch.bin"
+step fixture_models "$python" tests/reference/models_torch.py "$out/models_torch.bin"
+export SGDSWEEP_TESTS_WITHOUT_MPI=1 SGDSWEEP_TORCH_FIXTURE="$out/autoencoder_torch.bin" SGDSWEEP_MODELS_FIXTURE="$out/models_torch.bin"
+step unit_tests run "$bundle/bin/sgdsweep_unit_tests" --gtest_filter='CudaOps.*:*/cuda:TrainerTest.*' \
+  --gtest_output="json:$out/unit_tests.json"
+
+data=$bundle/data
+for model in autoencoder wrn; do
+  folder=$data/fashion-mnist; [[ $model == wrn ]] && folder=$data/cifar10
+  step "curve_$model" run "$bundle/bin/sgdsweep-trial-curve" "bench/gpu/$model-curve.toml" --device cuda \
+    --data "$folder" --out "$out/$model-cuda.json"
+  step "compare_$model" "$python" bench/gpu/compare_curves.py "bench/results/gpu-curves/$model-host.json" "$out/$model-cuda.json"
+done
+# Determinism: the same trial again on the GPU must give the same bits.
+step curve_autoencoder_again run "$bundle/bin/sgdsweep-trial-curve" bench/gpu/autoencoder-curve.toml --device cuda \
+  --data "$data/fashion-mnist" --out "$out/autoencoder-cuda-again.json"
+step repeat_autoencoder "$python" bench/gpu/compare_curves.py --tolerance 0 "$out/autoencoder-cuda.json" \
+  "$out/autoencoder-cuda-again.json"
+step sgdsweep_throughput run "$bundle/bin/sgdsweep-bench-autoencoder" --device cuda --data "$data/fashion-mnist" \
+  --cifar "$data/cifar10" --benchmark_min_time="$min_time" --benchmark_repetitions=3 \
+  --benchmark_out="$out/sgdsweep.json" --benchmark_out_format=json
+step pytorch_autoencoder "$python" bench/pytorch_autoencoder.py --device cuda --data "$data/fashion-mnist" \
+  --min-time "$min_time" --out "$out/pytorch_autoencoder.json"
+step pytorch_wrn "$python" bench/gpu/pytorch_wrn.py --device cuda --cifar "$data/cifar10" --deterministic \
+  --min-time "$min_time" --out "$out/pytorch_wrn.json"
+step report "$python" bench/gpu/report.py "$out"
+cat "$out/report.md" 2>/dev/null
+rm -rf "$bundle"
+exit $status
