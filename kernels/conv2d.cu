@@ -76,7 +76,15 @@ const ConvolutionPlan& CudaBackend::convolution_plan(const Conv2dShape& s) {
   plan.forward = f->algo;
   plan.backward_data = d->algo;
   plan.backward_filter = g->algo;
-  plan.workspace_bytes = std::max({f->memory, d->memory, g->memory});
+  // The workspace each chosen algorithm asks for (the heuristics' estimates are not binding).
+  std::size_t forward_bytes = 0, data_bytes = 0, filter_bytes = 0;
+  SGDSWEEP_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, plan.x, plan.w, plan.convolution, plan.y,
+                                                         plan.forward, &forward_bytes));
+  SGDSWEEP_CUDNN(cudnnGetConvolutionBackwardDataWorkspaceSize(cudnn_, plan.w, plan.y, plan.convolution, plan.x,
+                                                              plan.backward_data, &data_bytes));
+  SGDSWEEP_CUDNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnn_, plan.x, plan.y, plan.convolution, plan.w,
+                                                                plan.backward_filter, &filter_bytes));
+  plan.workspace_bytes = std::max({forward_bytes, data_bytes, filter_bytes});
   return convolution_plans_.emplace(key, plan).first->second;
 }
 

@@ -41,10 +41,7 @@ void CudaBackend::dropout_forward(const float* x, float* y, float* mask, std::in
   const CounterRng rng(seed, RngPurpose::dropout);
   const float keep_scale = 1.0f / (1.0f - probability);
   for_each(count, [=] __device__(std::int64_t i) {
-    const std::uint64_t position = first_position + static_cast<std::uint64_t>(i);
-    const std::uint32_t bits = rng.bits(stream, position / 4)[position % 4];
-    const float uniform = static_cast<float>(bits >> 8) * 0x1.0p-24f;
-    mask[i] = uniform < probability ? 0.0f : keep_scale;
+    mask[i] = dropout_mask(rng, stream, first_position + static_cast<std::uint64_t>(i), probability, keep_scale);
     y[i] = x[i] * mask[i];
   });
 }

@@ -3,8 +3,9 @@
 # gpu-carry/bundle.tar.xz, ignored by git (.git/info/exclude) and carried by the device tool:
 # the unit-test, throughput and trial-curve binaries of a CUDA build, every shared library they load except
 # cuBLAS and cuDNN (too large to carry; session.sh takes them from the GPU machine's PyTorch
-# wheels, whose sonames match: libcublas.so.13, libcudnn.so.9), the dynamic loader (session.sh
-# starts the binaries through it, so the GPU machine's glibc does not matter), and small real
+# wheels, whose sonames match: libcublas.so.13, libcudnn.so.9), the C/C++ runtimes and dynamic
+# loader of this machine (session.sh falls back to them when the GPU machine's glibc or
+# libstdc++ is older than ours), and small real
 # data subsets: the first 10,000 Fashion-MNIST training and 2,000 test images, 512 records of each
 # CIFAR-10 batch file.
 #
@@ -27,11 +28,19 @@ mkdir -p .git/info && touch .git/info/exclude
 grep -qx 'gpu-carry/' .git/info/exclude || echo 'gpu-carry/' >>.git/info/exclude
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,lib,data/fashion-mnist,data/cifar10}
+mkdir -p "$stage"/{bin,lib/system,data/fashion-mnist,data/cifar10}
 cp "${binaries[@]}" "$stage/bin/"
+# The C and C++ runtimes apart (lib/system): session.sh uses the GPU machine's own when they load
+# our binaries, and these with their loader when not.
 ldd "${binaries[@]}" | awk '/=> \// { print $3 }' | sort -u | grep -v -E 'lib(cublas|cublasLt|cudnn[a-z_]*)\.so' |
-  while read -r library; do cp -L "$library" "$stage/lib/"; done
-cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib/"
+  while read -r library; do
+    case $(basename "$library") in
+      libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|libresolv.so.*|libstdc++.so.*|libgcc_s.so.*)
+        cp -L "$library" "$stage/lib/system/" ;;
+      *) cp -L "$library" "$stage/lib/" ;;
+    esac
+  done
+cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib/system/"
 
 /usr/bin/python3 - "$fashion" "$cifar" "$stage/data" <<'PY'
 import gzip, os, sys

@@ -38,8 +38,16 @@ except ImportError:
 print(":".join(sorted({os.path.dirname(p) for r in roots for p in glob.glob(os.path.join(r, "*", "lib", "lib*.so*"))})))
 PY
 )}
-libraries="$bundle/lib:$cuda_libs"
-run() { "$bundle/lib/ld-linux-x86-64.so.2" --library-path "$libraries" "$@"; }
+export SGDSWEEP_TESTS_WITHOUT_MPI=1  # no MPI runtime on the GPU machine (tests/unit/test_main.cpp)
+# The machine's own C/C++ runtimes if they load our binaries (cuDNN from a recent wheel may need
+# a newer libstdc++ than ours), else ours through our loader.
+if LD_LIBRARY_PATH="$bundle/lib:$cuda_libs" "$bundle/bin/sgdsweep_unit_tests" --gtest_list_tests >/dev/null 2>&1; then
+  libraries="$bundle/lib:$cuda_libs"
+  run() { LD_LIBRARY_PATH="$libraries" "$@"; }
+else
+  libraries="$bundle/lib:$cuda_libs:$bundle/lib/system"
+  run() { "$bundle/lib/system/ld-linux-x86-64.so.2" --library-path "$libraries" "$@"; }
+fi
 status=0
 step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, remembers a failure
   local name=$1; shift
@@ -50,12 +58,12 @@ step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, remembers a failu
   [[ $rc -eq 0 ]] || { echo "== $name failed (exit $rc)"; status=1; }
 }
 
-{ date -u +%FT%TZ; nvidia-smi || true; "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))'; echo "libraries: $libraries"; } >"$out/device.txt" 2>&1
+{ date -u +%FT%TZ; nvidia-smi || true; "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))'; echo "libraries: $libraries"; type run | tail -2; } >"$out/device.txt" 2>&1
 cat "$out/device.txt"
 
 step fixture_autoencoder "$python" tests/reference/autoencoder_torch.py "$out/autoencoder_torch.bin"
 step fixture_models "$python" tests/reference/models_torch.py "$out/models_torch.bin"
-export SGDSWEEP_TESTS_WITHOUT_MPI=1 SGDSWEEP_TORCH_FIXTURE="$out/autoencoder_torch.bin" SGDSWEEP_MODELS_FIXTURE="$out/models_torch.bin"
+export SGDSWEEP_TORCH_FIXTURE="$out/autoencoder_torch.bin" SGDSWEEP_MODELS_FIXTURE="$out/models_torch.bin"
 step unit_tests run "$bundle/bin/sgdsweep_unit_tests" --gtest_filter='CudaOps.*:*/cuda:TrainerTest.*' \
   --gtest_output="json:$out/unit_tests.json"
 

@@ -10,17 +10,14 @@ void HostBackend::lstm_cell_forward(float* gates, const float* c_prev, float* c,
   Kokkos::parallel_for("sgdsweep::lstm_cell_forward", Range(0, rows), [=](std::int64_t r) {
     float* gate = gates + r * 4 * hidden;
     for (std::int64_t j = 0; j < hidden; ++j) {
-      const float input = portable_sigmoid(gate[j]);
-      const float forget = portable_sigmoid(gate[hidden + j]);
-      const float cell = std::tanh(gate[2 * hidden + j]);
-      const float output = portable_sigmoid(gate[3 * hidden + j]);
-      gate[j] = input;
-      gate[hidden + j] = forget;
-      gate[2 * hidden + j] = cell;
-      gate[3 * hidden + j] = output;
-      const float state = forget * c_prev[r * hidden + j] + input * cell;
-      c[r * hidden + j] = state;
-      h[r * hidden + j] = output * std::tanh(state);
+      const std::int64_t k = r * hidden + j;
+      const LstmUnit u = lstm_unit_forward(gate[j], gate[hidden + j], gate[2 * hidden + j], gate[3 * hidden + j], c_prev[k]);
+      gate[j] = u.input;
+      gate[hidden + j] = u.forget;
+      gate[2 * hidden + j] = u.cell;
+      gate[3 * hidden + j] = u.output;
+      c[k] = u.state;
+      h[k] = u.hidden;
     }
   });
 }
@@ -33,15 +30,13 @@ void HostBackend::lstm_cell_backward(const float* gates, const float* c_prev, co
     float* gradient = gate_gradient + r * 4 * hidden;
     for (std::int64_t j = 0; j < hidden; ++j) {
       const std::int64_t k = r * hidden + j;
-      const float input = gate[j], forget = gate[hidden + j];
-      const float cell = gate[2 * hidden + j], output = gate[3 * hidden + j];
-      const float tanh_state = std::tanh(c[k]);
-      const float d_state = dc[k] + dh[k] * output * (1.0f - tanh_state * tanh_state);
-      gradient[j] = d_state * cell * input * (1.0f - input);
-      gradient[hidden + j] = d_state * c_prev[k] * forget * (1.0f - forget);
-      gradient[2 * hidden + j] = d_state * input * (1.0f - cell * cell);
-      gradient[3 * hidden + j] = dh[k] * tanh_state * output * (1.0f - output);
-      dc[k] = d_state * forget;
+      const LstmUnitGradient g = lstm_unit_backward(gate[j], gate[hidden + j], gate[2 * hidden + j],
+                                                    gate[3 * hidden + j], c_prev[k], c[k], dh[k], dc[k]);
+      gradient[j] = g.input;
+      gradient[hidden + j] = g.forget;
+      gradient[2 * hidden + j] = g.cell;
+      gradient[3 * hidden + j] = g.output;
+      dc[k] = g.c_prev;
     }
   });
 }
