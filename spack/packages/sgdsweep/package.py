@@ -12,7 +12,7 @@ class Sgdsweep(CMakePackage):
 
     version("main", branch="main")
 
-    variant("cuda", default=False, description="CUDA backend (cuBLAS, cuDNN) and NCCL reducer")
+    variant("cuda", default=False, description="CUDA backend (kernels/: cuBLAS, cuDNN)")
     variant("tests", default=False, description="Build the GoogleTest suite and benchmarks")
 
     depends_on("cmake@3.25:", type="build")
@@ -27,7 +27,6 @@ class Sgdsweep(CMakePackage):
     depends_on("pkgconfig", type="build")
     depends_on("cuda@12:", when="+cuda")
     depends_on("cudnn@9:", when="+cuda")
-    depends_on("nccl", when="+cuda")
     depends_on("googletest", when="+tests", type=("build", "test"))
     depends_on("benchmark", when="+tests", type="build")
     depends_on("py-h5py", when="+tests", type="test")
@@ -35,10 +34,18 @@ class Sgdsweep(CMakePackage):
     depends_on("py-matplotlib", when="+tests", type="test")
 
     def cmake_args(self):
-        return [
+        args = [
             self.define("HDF5_ROOT", self.spec["hdf5"].prefix),
             self.define("Kokkos_ROOT", self.spec["kokkos"].prefix),
             self.define_from_variant("SGDSWEEP_CUDA", "cuda"),
             self.define_from_variant("SGDSWEEP_TESTS", "tests"),
             self.define_from_variant("SGDSWEEP_BENCH", "tests"),
         ]
+        if self.spec.satisfies("+cuda"):
+            cudnn = self.spec["cudnn"]
+            args += [
+                self.define("CMAKE_CUDA_COMPILER", self.spec["cuda"].prefix.bin.nvcc),
+                self.define("SGDSWEEP_CUDNN_INCLUDE_DIR", cudnn.prefix.include),
+                self.define("SGDSWEEP_CUDNN_LIBRARY", cudnn.libs[0]),
+            ]
+        return args
