@@ -107,6 +107,22 @@ TEST(Spec, BadTypeNamesTheField) {
                {"[grid].batch_sizes must be a non-empty array of integers"});
 }
 
+TEST(Spec, DeviceOptions) {
+  const auto defaults = parse_spec(kValid, "unit.toml");
+  EXPECT_EQ(defaults.device, "host");
+  EXPECT_TRUE(defaults.deterministic);
+  EXPECT_FALSE(defaults.tf32);
+  const auto gpu = parse_spec(replace(kValid, "seeds = 3", "seeds = 3\ndevice = \"cuda\"\ndeterministic = false\ntf32 = true"),
+                              "unit.toml");
+  EXPECT_EQ(gpu.device, "cuda");
+  EXPECT_FALSE(gpu.deterministic);
+  EXPECT_TRUE(gpu.tf32);
+  expect_error([] { parse_spec(replace(kValid, "seeds = 3", "seeds = 3\ntf32 = 1"), "unit.toml"); },
+               {"unit.toml:6:", "[sweep].tf32", "true or false"});
+  expect_error([] { parse_spec(replace(kValid, "seeds = 3", "seeds = 3\ndevice = \"tpu\""), "unit.toml"); },
+               {"[sweep].device", "\"host\" or \"cuda\""});
+}
+
 TEST(Spec, NegativeBatchSizeNamesTheEntry) {
   expect_error([] { parse_spec(replace(kValid, "[64, 16]", "[64, -16]"), "unit.toml"); },
                {"unit.toml:27:", "[grid].batch_sizes", "[1] = -16", "must be positive"});
