@@ -6,8 +6,8 @@
 # wheels, whose sonames match: libcublas.so.13, libcudnn.so.9), the C/C++ runtimes and dynamic
 # loader of this machine (session.sh falls back to them when the GPU machine's glibc or
 # libstdc++ is older than ours), and small real
-# data subsets: the first 10,000 Fashion-MNIST training and 2,000 test images, 512 records of each
-# CIFAR-10 batch file.
+# data subsets: the first 10,000 Fashion-MNIST training and 2,000 test images, the first 512
+# records of each CIFAR-10 training batch and 512 evenly spaced test records.
 #
 #   bench/gpu/pack.sh            # after cmake --build --preset default (SGDSWEEP_CUDA=ON)
 # Environment: BUILD_DIR [build/default], FASHION [/usr/share/datasets/fashion-mnist],
@@ -53,9 +53,17 @@ def subset(name, count, target):
         f.write(bytes(header) + data[16:16 + 784 * count])
 subset("train-images-idx3-ubyte", 10000, "train-images-idx3-ubyte")
 subset("t10k-images-idx3-ubyte", 2000, "t10k-images-idx3-ubyte")
-for name in [f"data_batch_{b}.bin" for b in range(1, 6)] + ["test_batch.bin"]:
+for name in [f"data_batch_{b}.bin" for b in range(1, 6)]:
     with open(os.path.join(cifar, name), "rb") as f, open(os.path.join(out, "cifar10", name), "wb") as g:
         g.write(f.read(3073 * 512))
+# The test file may be sorted by class (the copy in ../shared is): 512 evenly spaced records.
+with open(os.path.join(cifar, "test_batch.bin"), "rb") as f:
+    test = f.read()
+count = len(test) // 3073
+with open(os.path.join(out, "cifar10", "test_batch.bin"), "wb") as g:
+    for i in range(512):
+        start = (i * count // 512) * 3073
+        g.write(test[start:start + 3073])
 PY
 mkdir -p gpu-carry
 tar -C "$stage" -cJf gpu-carry/bundle.tar.xz .
