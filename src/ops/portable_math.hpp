@@ -50,39 +50,41 @@ SGDSWEEP_HOST_DEVICE inline float dropout_mask(const CounterRng& rng, std::uint3
   return uniform < probability ? 0.0f : keep_scale;
 }
 
-// One unit of the LSTM cell (PyTorch's gate order), from the gates' pre-activations and c_prev:
-// the activated gates (what backward reads), c = f·c_prev + i·g and h = o·tanh(c).
-struct LstmUnit {
-  float input, forget, cell, output, state, hidden;
-};
-SGDSWEEP_HOST_DEVICE inline LstmUnit lstm_unit_forward(float input, float forget, float cell, float output,
-                                                       float c_prev) {
-  LstmUnit u;
-  u.input = portable_sigmoid(input);
-  u.forget = portable_sigmoid(forget);
-  u.cell = tanhf(cell);
-  u.output = portable_sigmoid(output);
-  u.state = u.forget * c_prev + u.input * u.cell;
-  u.hidden = u.output * tanhf(u.state);
-  return u;
+// Unit j of row r of the LSTM cell (Backend::lstm_cell_forward's contract; gates [rows, 4·hidden]
+// in PyTorch's order input, forget, cell, output): the gates activated in place (what backward
+// reads), c = f·c_prev + i·g, h = o·tanh(c).
+SGDSWEEP_HOST_DEVICE inline void lstm_unit_forward(float* gates, const float* c_prev, float* c, float* h,
+                                                   std::int64_t hidden, std::int64_t r, std::int64_t j) {
+  float* gate = gates + r * 4 * hidden + j;
+  const std::int64_t k = r * hidden + j;
+  const float input = portable_sigmoid(gate[0]);
+  const float forget = portable_sigmoid(gate[hidden]);
+  const float cell = tanhf(gate[2 * hidden]);
+  const float output = portable_sigmoid(gate[3 * hidden]);
+  gate[0] = input;
+  gate[hidden] = forget;
+  gate[2 * hidden] = cell;
+  gate[3 * hidden] = output;
+  c[k] = forget * c_prev[k] + input * cell;
+  h[k] = output * tanhf(c[k]);
 }
 
-// Its backward: from the activated gates, c_prev, c, dh and dc (from the next step), the
-// gradients of the four pre-activations and dc_prev.
-struct LstmUnitGradient {
-  float input, forget, cell, output, c_prev;
-};
-SGDSWEEP_HOST_DEVICE inline LstmUnitGradient lstm_unit_backward(float input, float forget, float cell, float output,
-                                                                float c_prev, float c, float dh, float dc) {
-  const float tanh_state = tanhf(c);
-  const float d_state = dc + dh * output * (1.0f - tanh_state * tanh_state);
-  LstmUnitGradient g;
-  g.input = d_state * cell * input * (1.0f - input);
-  g.forget = d_state * c_prev * forget * (1.0f - forget);
-  g.cell = d_state * input * (1.0f - cell * cell);
-  g.output = dh * tanh_state * output * (1.0f - output);
-  g.c_prev = d_state * forget;
-  return g;
+// Its backward (Backend::lstm_cell_backward): from the activated gates, c_prev, c, dh and dc (from
+// the next step), the gradients of the four pre-activations, and dc_prev written over dc.
+SGDSWEEP_HOST_DEVICE inline void lstm_unit_backward(const float* gates, const float* c_prev, const float* c,
+                                                    const float* dh, float* dc, float* gate_gradient,
+                                                    std::int64_t hidden, std::int64_t r, std::int64_t j) {
+  const float* gate = gates + r * 4 * hidden + j;
+  float* gradient = gate_gradient + r * 4 * hidden + j;
+  const std::int64_t k = r * hidden + j;
+  const float input = gate[0], forget = gate[hidden], cell = gate[2 * hidden], output = gate[3 * hidden];
+  const float tanh_state = tanhf(c[k]);
+  const float d_state = dc[k] + dh[k] * output * (1.0f - tanh_state * tanh_state);
+  gradient[0] = d_state * cell * input * (1.0f - input);
+  gradient[hidden] = d_state * c_prev[k] * forget * (1.0f - forget);
+  gradient[2 * hidden] = d_state * input * (1.0f - cell * cell);
+  gradient[3 * hidden] = dh[k] * tanh_state * output * (1.0f - output);
+  dc[k] = d_state * forget;
 }
 
 }  // namespace sgdsweep::ops
