@@ -40,17 +40,8 @@ void CudaBackend::gather_images_u8(const std::uint8_t* table, std::int64_t heigh
   for_each(count * image_size, [=] __device__(std::int64_t k) {
     const std::int64_t i = k / image_size, within = k % image_size;
     const std::int64_t c = within % channels, pixel = within / channels;
-    const std::int64_t y = pixel / width, x = pixel % width;
-    const std::int64_t top = augmentation ? augmentation[3 * i] - padding : 0;
-    const std::int64_t left = augmentation ? augmentation[3 * i + 1] - padding : 0;
-    const bool flip = augmentation && augmentation[3 * i + 2] != 0;
-    const std::int64_t source_y = top + y;
-    const std::int64_t source_x = left + (flip ? width - 1 - x : x);
-    const bool inside = source_y >= 0 && source_y < height && source_x >= 0 && source_x < width;
-    const std::uint8_t* image = table + static_cast<std::int64_t>(rows[i]) * image_size;
-    const float value =
-        inside ? static_cast<float>(image[(source_y * width + source_x) * channels + c]) * (1.0f / 255.0f) : 0.0f;
-    out[k] = (value - mean[c]) * inv_std[c];
+    out[k] = augmented_pixel(table, height, width, channels, rows, augmentation, padding, mean, inv_std, i,
+                             pixel / width, pixel % width, c);
   });
 }
 

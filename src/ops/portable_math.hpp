@@ -87,4 +87,25 @@ SGDSWEEP_HOST_DEVICE inline void lstm_unit_backward(const float* gates, const fl
   dc[k] = d_state * forget;
 }
 
+// Channel c of pixel (y, x) of output image i of Backend::gather_images_u8: image rows[i] of the
+// byte table, cropped at the augmentation's offsets from the image zero-padded by `padding`,
+// mirrored when its flip is set (a null augmentation: the image as it is), then normalised.
+SGDSWEEP_HOST_DEVICE inline float augmented_pixel(const std::uint8_t* table, std::int64_t height, std::int64_t width,
+                                                  std::int64_t channels, const std::int32_t* rows,
+                                                  const std::int32_t* augmentation, std::int64_t padding,
+                                                  const float* mean, const float* inv_std, std::int64_t i,
+                                                  std::int64_t y, std::int64_t x, std::int64_t c) {
+  // The window's origin in the padded image's coordinates, shifted back to the unpadded image's.
+  const std::int64_t top = augmentation ? augmentation[3 * i] - padding : 0;
+  const std::int64_t left = augmentation ? augmentation[3 * i + 1] - padding : 0;
+  const bool flip = augmentation && augmentation[3 * i + 2] != 0;
+  const std::int64_t source_y = top + y;
+  const std::int64_t source_x = left + (flip ? width - 1 - x : x);
+  const bool inside = source_y >= 0 && source_y < height && source_x >= 0 && source_x < width;
+  const std::uint8_t* image = table + static_cast<std::int64_t>(rows[i]) * height * width * channels;
+  const float value =
+      inside ? static_cast<float>(image[(source_y * width + source_x) * channels + c]) * (1.0f / 255.0f) : 0.0f;
+  return (value - mean[c]) * inv_std[c];
+}
+
 }  // namespace sgdsweep::ops

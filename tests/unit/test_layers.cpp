@@ -229,6 +229,39 @@ TEST_P(BackendTest, SumRowsAddRowVectorAndGatherMatchLoops) {
   EXPECT_EQ(to_host(out), (std::vector<float>{102, 110.5f, 119, 0, 8.5f, 17, 102, 110.5f, 119}));
 }
 
+// The pad-and-crop with flip of gather_images_u8, against positions worked out by hand: image 1
+// of two 3×4 two-channel images, padded by 1. Window at (0, 2) of the padded image, flipped:
+// output (y, x) reads source (y − 1, 1 + (3 − x)), zero outside; normalised by mean 1, inv_std 255
+// (so the output is the pixel byte minus 255). Without augmentation, image 0 as it is.
+TEST_P(BackendTest, ImageGatherCropsFlipsAndNormalises) {
+  const std::int64_t height = 3, width = 4, channels = 2;
+  std::vector<std::uint8_t> pixels(2 * height * width * channels);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(10 + i);
+  const auto table = to_backend(backend(), pixels);
+  const auto mean = to_backend(backend(), std::vector<float>{1.0f, 1.0f});
+  const auto inv_std = to_backend(backend(), std::vector<float>{255.0f, 255.0f});
+  const auto rows = to_backend(backend(), std::vector<std::int32_t>{1, 0});
+  const auto augmentation = to_backend(backend(), std::vector<std::int32_t>{0, 2, 1, 1, 1, 0});
+  ops::Buffer<float> out(backend(), static_cast<std::size_t>(2 * height * width * channels));
+  backend().gather_images_u8(table.data(), height, width, channels, rows.data(), augmentation.data(), 1, 2,
+                             mean.data(), inv_std.data(), out.data());
+  const std::vector<float> got = to_host(out);
+  const auto expected = [&](std::int64_t image, std::int64_t sy, std::int64_t sx, std::int64_t c) {
+    const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+    const float byte = inside ? pixels[((image * height + sy) * width + sx) * channels + c] : 0.0f;
+    return (byte * (1.0f / 255.0f) - 1.0f) * 255.0f;
+  };
+  for (std::int64_t y = 0; y < height; ++y) {
+    for (std::int64_t x = 0; x < width; ++x) {
+      for (std::int64_t c = 0; c < channels; ++c) {
+        const std::int64_t k = (y * width + x) * channels + c, second = height * width * channels + k;
+        EXPECT_EQ(got[k], expected(1, y - 1, 1 + (3 - x), c)) << "flipped crop at " << y << ", " << x << ", " << c;
+        EXPECT_EQ(got[second], expected(0, y, x, c)) << "offset (1, 1) without flip at " << y << ", " << x;
+      }
+    }
+  }
+}
+
 TEST_P(BackendTest, GemmMatchesNaiveProductInAllTransposes) {
   const std::int64_t m = 5, n = 4, k = 3;
   const std::vector<float> a = random_values(m * k, 9), b = random_values(k * n, 10);

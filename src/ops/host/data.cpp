@@ -36,24 +36,12 @@ void HostBackend::gather_images_u8(const std::uint8_t* table, std::int64_t heigh
                                    const std::int32_t* rows, const std::int32_t* augmentation,
                                    std::int64_t padding, std::int64_t count, const float* mean,
                                    const float* inv_std, float* out) {
-  const std::int64_t image_bytes = height * width * channels;
   Kokkos::parallel_for("sgdsweep::gather_images_u8", Range(0, count), [=](std::int64_t i) {
-    const std::uint8_t* image = table + static_cast<std::int64_t>(rows[i]) * image_bytes;
-    // Window origin in the padded image's coordinates, shifted back to the unpadded image's.
-    const std::int64_t top = augmentation ? augmentation[3 * i] - padding : 0;
-    const std::int64_t left = augmentation ? augmentation[3 * i + 1] - padding : 0;
-    const bool flip = augmentation && augmentation[3 * i + 2] != 0;
-    float* destination = out + i * image_bytes;
+    float* target = out + i * height * width * channels;
     for (std::int64_t y = 0; y < height; ++y) {
-      const std::int64_t source_y = top + y;
       for (std::int64_t x = 0; x < width; ++x) {
-        const std::int64_t source_x = left + (flip ? width - 1 - x : x);
-        const bool inside = source_y >= 0 && source_y < height && source_x >= 0 && source_x < width;
-        const std::uint8_t* pixel = image + (source_y * width + source_x) * channels;
-        float* target = destination + (y * width + x) * channels;
         for (std::int64_t c = 0; c < channels; ++c) {
-          const float value = inside ? static_cast<float>(pixel[c]) * (1.0f / 255.0f) : 0.0f;
-          target[c] = (value - mean[c]) * inv_std[c];
+          *target++ = augmented_pixel(table, height, width, channels, rows, augmentation, padding, mean, inv_std, i, y, x, c);
         }
       }
     }
