@@ -4,7 +4,7 @@
 //
 // Usage: sgdsweep-trial-curve SPEC.toml --device host|cuda [--trial N] [--data DIR] --out CURVE.json
 //   --data replaces the spec's [data] path (the GPU machine has the data elsewhere).
-// Output: {"device", "spec", "trial": {index, batch_size, steps, learning_rate, seed}, "status",
+// Output: {"device", "version" (git describe of the build), "spec", "trial": {index, batch_size, steps, learning_rate, seed}, "status",
 //   "wall_seconds", "examples_per_second", "curve": [{step, train_loss, test_metric}], "step_losses"}.
 #include <cmath>
 #include <cstdio>
@@ -22,6 +22,7 @@
 #include "train/task_data.hpp"
 #include "train/trainer.hpp"
 #include "util/error.hpp"
+#include "util/version.hpp"
 
 namespace {
 
@@ -32,6 +33,8 @@ std::string number(double value) {
   std::snprintf(text, sizeof text, "%.17g", value);
   return text;
 }
+
+using sgdsweep::kGitDescribe;
 
 int run(const std::string& spec_path, const std::string& device, int index, const std::string& data,
         const std::string& out_path) {
@@ -53,7 +56,7 @@ int run(const std::string& spec_path, const std::string& device, int index, cons
   const spec::TrialOutcome outcome = train::train_trial(trial, context);
 
   std::ofstream out(out_path);
-  out << "{\"device\": \"" << device << "\", \"spec\": \"" << spec_path << "\", \"trial\": {\"index\": " << index
+  out << "{\"device\": \"" << device << "\", \"version\": \"" << kGitDescribe << "\", \"spec\": \"" << spec_path << "\", \"trial\": {\"index\": " << index
       << ", \"batch_size\": " << trial.batch_size << ", \"steps\": " << trial.steps
       << ", \"learning_rate\": " << number(trial.learning_rate) << ", \"seed\": " << trial.seed << "},\n"
       << " \"status\": \"" << spec::name(outcome.status) << "\", \"wall_seconds\": " << number(outcome.wall_seconds)

@@ -67,7 +67,10 @@ int main(int argc, char** argv) {
     sgdsweep::log::configure(sgdsweep::log::Level::info, world.size() > 1 ? world.rank() : -1);
 
     CLI::App app{kDescription, "sgdsweep"};
-    app.set_version_flag("--version", std::string(sgdsweep::kVersion) + " (" + sgdsweep::kGitDescribe + ")\n");
+    std::string devices;
+    for (const std::string& name : sgdsweep::ops::available_devices()) devices += (devices.empty() ? "" : ", ") + name;
+    app.set_version_flag("--version", std::string(sgdsweep::kVersion) + " (" + sgdsweep::kGitDescribe +
+                                          "); devices built in: " + devices + "\n");
     app.require_subcommand(1);
     app.fallthrough();  // --log-level works before or after the subcommand
     std::string log_level = "info";
