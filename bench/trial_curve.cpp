@@ -4,7 +4,7 @@
 //
 // Usage: sgdsweep-trial-curve SPEC.toml --device host|cuda [--trial N] [--data DIR] --out CURVE.json
 //   --data replaces the spec's [data] path (the GPU machine has the data elsewhere).
-// Output: {"device", "version" (git describe of the build), "spec", "trial": {index, batch_size, steps, learning_rate, seed}, "status",
+// Output: {"device", "version" (git describe when the build was configured), "spec", "trial": {index, batch_size, steps, learning_rate, seed}, "status",
 //   "wall_seconds", "examples_per_second", "curve": [{step, train_loss, test_metric}], "step_losses"}.
 #include <cmath>
 #include <cstdio>
