@@ -7,14 +7,18 @@
 # cmake --build --preset default). Everything it writes goes under out/reproduction/ (data, not in
 # git): studyN.h5, studyN-roundK.toml (the refinement specs), studyN.md|csv|tex, studyN-figures/.
 # Usage: scripts/reproduce.sh N [RANKS]      (RANKS default 2; more than the cores oversubscribes)
+# Environment: REPRODUCTION_INPUT [input/reproduction] (where studyN-*.toml is),
+# REPRODUCTION_OUT [out/reproduction], BUILD_DIR [build/default] (the test suite runs a tiny study).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 study=${1:?usage: scripts/reproduce.sh N [RANKS]}
 ranks=${2:-2}
 max_rounds=6
-specs=(input/reproduction/study"$study"-*.toml)
-[ -f "${specs[0]}" ] || { echo "reproduce.sh: no input/reproduction/study$study-*.toml" >&2; exit 1; }
-out=out/reproduction
+input=${REPRODUCTION_INPUT:-input/reproduction}
+build=${BUILD_DIR:-build/default}
+specs=("$input"/study"$study"-*.toml)
+[ -f "${specs[0]}" ] || { echo "reproduce.sh: no $input/study$study-*.toml" >&2; exit 1; }
+out=${REPRODUCTION_OUT:-out/reproduction}
 file=$out/study$study.h5
 mkdir -p "$out"
 if [ "$(id -u)" -eq 0 ]; then
@@ -23,8 +27,8 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 mpi=(mpirun -np "$ranks")
 [ "$ranks" -gt "$(nproc)" ] && mpi+=(--oversubscribe)
-run() { time "${mpi[@]}" build/default/src/sgdsweep run "$@"; }
-analyze() { build/default/postprocess/sgdsweep-analyze "$file" "$@"; }
+run() { time "${mpi[@]}" "$build/src/sgdsweep" run "$@"; }
+analyze() { "$build/postprocess/sgdsweep-analyze" "$file" "$@"; }
 
 # The newest spec the file was run with: the base spec, or the last refinement round appended.
 latest=${specs[0]}
