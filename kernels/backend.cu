@@ -212,21 +212,22 @@ void CudaBackend::sum_doubles(const double* values, std::int64_t count, double* 
   SGDSWEEP_CUDA(cudaGetLastError());
 }
 
-void CudaBackend::dot(const float* x, const float* y, std::int64_t count, float* out) {
+const double* CudaBackend::sum_of_products(const float* x, const float* y, std::int64_t count) {
   double* partial = partials(kReductionBlocks + 1);
   dot_partials<<<kReductionBlocks, kThreads, 0, stream_>>>(x, y, count, partial);
   SGDSWEEP_CUDA(cudaGetLastError());
   sum_doubles(partial, kReductionBlocks, partial + kReductionBlocks);
-  for_each(1, [=] __device__(std::int64_t) { *out = static_cast<float>(partial[kReductionBlocks]); });
+  return partial + kReductionBlocks;
+}
+
+void CudaBackend::dot(const float* x, const float* y, std::int64_t count, float* out) {
+  const double* total = sum_of_products(x, y, count);
+  for_each(1, [=] __device__(std::int64_t) { *out = static_cast<float>(*total); });
 }
 
 double CudaBackend::sum_of_squares(const float* x, std::int64_t count) {
-  double* partial = partials(kReductionBlocks + 1);
-  dot_partials<<<kReductionBlocks, kThreads, 0, stream_>>>(x, nullptr, count, partial);
-  SGDSWEEP_CUDA(cudaGetLastError());
-  sum_doubles(partial, kReductionBlocks, partial + kReductionBlocks);
   double total = 0.0;
-  copy_to_host(&total, partial + kReductionBlocks, sizeof total);
+  copy_to_host(&total, sum_of_products(x, nullptr, count), sizeof total);
   return total;
 }
 

@@ -187,6 +187,8 @@ class CudaBackend final : public Backend {
   void* convolution_workspace(std::size_t bytes);
   // *out = Σ values[0 … count) by the fixed tree (one block); out may be a partial of another sum.
   void sum_doubles(const double* values, std::int64_t count, double* out);
+  // Σ x·y (x·x when y is null) in double by the fixed two-level tree, left in scratch memory.
+  const double* sum_of_products(const float* x, const float* y, std::int64_t count);
   const ConvolutionPlan& convolution_plan(const Conv2dShape& shape);
   // Bumped whenever scratch memory moves: a recorded graph from an older epoch points at freed
   // memory and is recorded again (graph.cu).
