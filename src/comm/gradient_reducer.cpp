@@ -63,6 +63,11 @@ class MpiTreeReducer final : public GradientReducer {
 
 std::unique_ptr<GradientReducer> make_identity_reducer() { return std::make_unique<IdentityReducer>(); }
 
+GradientReducer& identity_reducer() {
+  static IdentityReducer identity;
+  return identity;
+}
+
 std::unique_ptr<GradientReducer> make_mpi_reducer(const Communicator& team) {
   return std::make_unique<MpiTreeReducer>(team);
 }

@@ -27,6 +27,8 @@ class GradientReducer {
 
 // A team of one.
 std::unique_ptr<GradientReducer> make_identity_reducer();
+// The same, one shared instance (it has no state).
+GradientReducer& identity_reducer();
 // MPI point-to-point recursive doubling over `team` (whose size must be a power of two).
 std::unique_ptr<GradientReducer> make_mpi_reducer(const Communicator& team);
 

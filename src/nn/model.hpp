@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "nn/parameters.hpp"
+#include "util/error.hpp"
 
 namespace sgdsweep::nn {
 
@@ -12,7 +13,8 @@ namespace sgdsweep::nn {
 // step_rows rows. Which fields a model reads is its own business: the autoencoder reads
 // `features` ([size, 784], its own target); image classifiers read `features` (NHWC images) and
 // `labels` [size]; the language model reads `tokens` and `labels` as time-major [window, size]
-// token ids (labels = the next tokens).
+// token ids (labels = the next tokens). A pack of models (Model::copies() = P) reads P microbatches
+// back to back, copy-major (features [P, size, 784]), one per copy, all of the same size.
 struct Batch {
   const float* features = nullptr;
   const std::int32_t* tokens = nullptr;
@@ -23,7 +25,7 @@ struct Batch {
   std::int64_t step = 0;       // the trial's update index (dropout masks)
 };
 
-// What evaluate() adds up over a microbatch (backend memory, doubles).
+// What evaluate() adds up over a microbatch (backend memory, doubles; one per copy of a pack).
 struct EvaluationSums {
   double* loss = nullptr;    // Σ of the per-term loss
   double* metric = nullptr;  // Σ of the per-example metric (squared error, correct predictions);
@@ -39,12 +41,20 @@ class Model {
   // Loss terms per example: 1, or the window length of a language model (one per token).
   virtual std::int64_t terms_per_example() const { return 1; }
 
-  // *loss_sum ← Σ of the per-term losses of the microbatch (backend memory); parameters'
-  // gradients ← loss_scale · ∂(Σ loss)/∂θ (overwritten, not accumulated). With dropout, masks
-  // follow (seed, batch.step, batch.first_row + row).
+  // Models trained together as one pack (parameters().copies()): each copy its own trial, every
+  // op a packed op over the copies, so that a copy's arithmetic is the same in a pack of any size.
+  // 1 for the models that do not pack (only the autoencoder does).
+  std::int64_t copies() { return parameters().copies(); }
+  // Draws copy `copy`'s initial parameters from `seed` (a pack slot taking its next trial).
+  virtual void initialize(std::int64_t /*copy*/, std::uint64_t /*seed*/) { fail("this model does not pack"); }
+
+  // *loss_sum ← Σ of the per-term losses of the microbatch (backend memory; loss_sum[c] for copy
+  // c of a pack); parameters' gradients ← loss_scale · ∂(Σ loss)/∂θ (overwritten, not
+  // accumulated). With dropout, masks follow (seed, batch.step, batch.first_row + row).
   virtual void forward_backward(const Batch& batch, float loss_scale, double* loss_sum) = 0;
 
-  // Evaluation mode (no dropout, running statistics); adds nothing to the training state.
+  // Evaluation mode (no dropout, running statistics); adds nothing to the training state. Every
+  // copy of a pack evaluates the same microbatch (batch.features: one copy's worth).
   virtual void evaluate(const Batch& batch, const EvaluationSums& sums) = 0;
 
   // Whether a training step's ops depend on nothing but backend memory and the batch's shape, so

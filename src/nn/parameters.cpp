@@ -21,25 +21,26 @@ const ParameterTensor& Parameters::tensor(const std::string& name) const {
 }
 
 void Parameters::allocate() {
-  values_ = ops::Buffer<float>(backend_, static_cast<std::size_t>(size_));
-  gradients_ = ops::Buffer<float>(backend_, static_cast<std::size_t>(size_));
+  if (copies_ < 1) fail("a pack of ", copies_, " models");
+  values_ = ops::Buffer<float>(backend_, static_cast<std::size_t>(total_size()));
+  gradients_ = ops::Buffer<float>(backend_, static_cast<std::size_t>(total_size()));
 }
 
-void Parameters::upload_values(const std::vector<float>& host) {
-  if (static_cast<std::int64_t>(host.size()) != size_) {
-    fail("parameter upload of ", host.size(), " values into a model of ", size_);
+void Parameters::upload_values(const std::vector<float>& host, std::int64_t copy) {
+  if (static_cast<std::int64_t>(host.size()) != size_ || copy < 0 || copy >= copies_) {
+    fail("parameter upload of ", host.size(), " values into copy ", copy, " of ", copies_, " models of ", size_);
   }
-  values_.upload(host.data(), host.size());
+  values_.upload(host.data(), host.size(), static_cast<std::size_t>(copy * size_));
 }
 
 std::vector<float> Parameters::download_values() const {
-  std::vector<float> host(static_cast<std::size_t>(size_));
+  std::vector<float> host(static_cast<std::size_t>(total_size()));
   values_.download(host.data(), host.size());
   return host;
 }
 
 std::vector<float> Parameters::download_gradients() const {
-  std::vector<float> host(static_cast<std::size_t>(size_));
+  std::vector<float> host(static_cast<std::size_t>(total_size()));
   gradients_.download(host.data(), host.size());
   return host;
 }

@@ -2,6 +2,9 @@
 // one reduction, one checksum and one optimizer sweep cover the whole model. Each named tensor is
 // a slice [offset, offset + count) with a role that tells the optimizer what to do with it.
 //
+// A pack of models trained together (Model::copies) keeps `copies` such buffers back to back:
+// copy c's tensor at c · size() + offset, in values and gradients alike.
+//
 // Running statistics (batch normalisation's running mean and variance) live here too: their
 // "gradient" slots receive the microbatch's batch statistics during forward, are summed over the
 // step's microbatches exactly like gradients (so teams of ranks reduce them in the same pass),
@@ -34,14 +37,16 @@ struct ParameterTensor {
 
 class Parameters {
  public:
-  explicit Parameters(ops::Backend& backend) : backend_(backend) {}
+  explicit Parameters(ops::Backend& backend, std::int64_t copies = 1) : backend_(backend), copies_(copies) {}
 
   // Declares a tensor of `count` values and returns its offset; only before allocate().
   std::int64_t declare(std::string name, std::int64_t count, ParameterRole role);
-  // Allocates values and gradients (zero) for everything declared.
+  // Allocates values and gradients (zero) for everything declared, `copies` times.
   void allocate();
 
-  std::int64_t size() const { return size_; }
+  std::int64_t size() const { return size_; }  // of one copy
+  std::int64_t copies() const { return copies_; }
+  std::int64_t total_size() const { return size_ * copies_; }
   const std::vector<ParameterTensor>& tensors() const { return tensors_; }
   const ParameterTensor& tensor(const std::string& name) const;
   ops::Backend& backend() { return backend_; }
@@ -51,7 +56,8 @@ class Parameters {
   const float* values() const { return values_.data(); }
   const float* gradients() const { return gradients_.data(); }
 
-  void upload_values(const std::vector<float>& host);
+  // Copy `copy`'s values (size() of them); download: every copy's, back to back.
+  void upload_values(const std::vector<float>& host, std::int64_t copy = 0);
   std::vector<float> download_values() const;
   std::vector<float> download_gradients() const;
 
@@ -59,6 +65,7 @@ class Parameters {
   ops::Backend& backend_;
   std::vector<ParameterTensor> tensors_;
   std::int64_t size_ = 0;
+  std::int64_t copies_ = 1;
   ops::Buffer<float> values_;
   ops::Buffer<float> gradients_;
 };

@@ -211,6 +211,36 @@ class Backend {
   virtual void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                           const float* learning_rate, float momentum, float l2) = 0;
 
+  // ---- packs ------------------------------------------------------------------------------------
+  // The same op on `pack` independent problems of one shape, for many small trials trained
+  // together (a pack). Problem p reads and writes each operand at p · stride elements from its base
+  // pointer; a stride of 0 shares the operand (read-only) between the problems. A problem's result
+  // never depends on `pack` or on the other problems: the same bits in a pack of 1 or of 64, and,
+  // on the host, the bits of the unpacked op (the default implementations are that loop). A GPU
+  // backend issues each as one batched launch.
+  virtual void gemm_packed(std::int64_t pack, Transpose transpose_a, Transpose transpose_b, std::int64_t m,
+                           std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
+                           std::int64_t stride_a, const float* b, std::int64_t ldb, std::int64_t stride_b,
+                           float beta, float* c, std::int64_t ldc, std::int64_t stride_c);
+  // add_row_vector per problem: y [rows, columns] at p · stride_y, bias [columns] at p · stride_bias.
+  virtual void add_row_vector_packed(std::int64_t pack, float* y, std::int64_t stride_y, const float* bias,
+                                     std::int64_t stride_bias, std::int64_t rows, std::int64_t columns);
+  // sum_rows per problem: x [rows, columns] at p · stride_x, out [columns] at p · stride_out.
+  virtual void sum_rows_packed(std::int64_t pack, const float* x, std::int64_t stride_x, std::int64_t rows,
+                               std::int64_t columns, float beta, float* out, std::int64_t stride_out);
+  // squared_error per problem: y and gradient at p · stride_y, target at p · stride_target (0: one
+  // target for all), the loss into loss_sums[p].
+  virtual void squared_error_packed(std::int64_t pack, const float* y, std::int64_t stride_y, const float* target,
+                                    std::int64_t stride_target, std::int64_t rows, std::int64_t columns,
+                                    float* gradient, float gradient_scale, double* loss_sums);
+  // sgd_update per problem: weights, gradient and velocity at p · stride, the rate learning_rates[p].
+  virtual void sgd_update_packed(std::int64_t pack, float* weights, float* gradient, float* velocity,
+                                 std::int64_t stride, std::int64_t count, const float* learning_rates,
+                                 float momentum, float l2);
+  // Bytes this process could still allocate, as well as the backend can tell (the host: available
+  // memory of the node; a GPU: free device memory), for sizing packs.
+  virtual std::size_t free_memory_bytes() const;
+
   // ---- recorded steps ------------------------------------------------------------------------------
   // Runs `body` once and keeps the ops it issued, to be issued again by replay() with the same
   // pointers and arguments (on a GPU backend one CUDA graph launch instead of hundreds of kernel

@@ -38,4 +38,9 @@ MetricInfo metric_info(ModelKind kind) {
   return {"loss", "metric", false, MetricInfo::From::metric_mean};
 }
 
+bool packs_with(const Trial& a, const Trial& b) {
+  return a.model == b.model && a.batch_size == b.batch_size && a.microbatch == b.microbatch &&
+         a.momentum == b.momentum && a.l2 == b.l2 && a.clip_norm <= 0 && b.clip_norm <= 0;
+}
+
 }  // namespace sgdsweep::spec

@@ -77,6 +77,11 @@ struct TrialOutcome {
   double examples_per_second = 0.0;    // training examples per second (evaluation excluded)
 };
 
+// Whether two trials can train in one pack (Model::copies, train::train_pack): the same model,
+// batch, microbatch, momentum and L2, and no clipping. A pack shares its shapes and its optimizer's
+// constants; the rate, seed, schedule and budget are each trial's own.
+bool packs_with(const Trial& a, const Trial& b);
+
 // Number of minibatch losses a trial of `steps` records: steps 0, e, 2e, … below `steps`.
 inline std::int64_t step_loss_count(const Trial& trial) {
   return (trial.steps + trial.step_loss_every - 1) / trial.step_loss_every;

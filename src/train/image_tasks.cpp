@@ -2,6 +2,7 @@
 // (Wide-ResNets on CIFAR-10/100 with the paper's pad-4 crop and flip). Both draw batches without
 // replacement from a fresh seeded permutation each epoch (data/batcher.hpp).
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "data/augment.hpp"
@@ -40,30 +41,43 @@ class ReconstructionTask final : public TaskData {
   std::string train_source() const override { return train_.source; }
   std::string test_source() const override { return test_.source; }
 
-  class Batches final : public TrialBatches {
+  // Every copy's rows of its own trial: one index upload and one gather per microbatch for the
+  // whole pack.
+  class Packed final : public PackBatches {
    public:
-    Batches(ReconstructionTask& task, const spec::Trial& trial)
-        : task_(task), sampler_(trial.seed, task.train_.count, trial.batch_size),
-          batch_size_(trial.batch_size), microbatch_(trial.microbatch) {}
-    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
-      upload(step, first, count, 0);
-      return gather(0);
+    Packed(ReconstructionTask& task, std::int64_t copies, std::int64_t microbatch)
+        : task_(task), copies_(copies), microbatch_(microbatch), samplers_(static_cast<std::size_t>(copies)),
+          host_rows_(static_cast<std::size_t>(copies * microbatch)) {}
+    void assign(std::int64_t copy, const spec::Trial* trial) override {
+      samplers_.at(static_cast<std::size_t>(copy)).reset();
+      if (trial) {
+        samplers_[copy].emplace(trial->seed, task_.train_.count, trial->batch_size);
+        batch_size_ = trial->batch_size;
+      }
     }
-    bool replayable() const override { return true; }
-    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
+    void upload(const std::vector<std::int64_t>& steps, std::int64_t first, std::int64_t count,
+                std::size_t slot) override {
       while (slots_.size() <= slot) {
-        slots_.push_back({ops::Buffer<std::int32_t>(task_.backend_, static_cast<std::size_t>(microbatch_)),
-                          ops::Buffer<float>(task_.backend_, static_cast<std::size_t>(microbatch_ * 784))});
+        slots_.push_back({ops::Buffer<std::int32_t>(task_.backend_, host_rows_.size()),
+                          ops::Buffer<float>(task_.backend_, host_rows_.size() * 784)});
+      }
+      for (std::int64_t c = 0; c < copies_; ++c) {
+        std::int32_t* rows = host_rows_.data() + c * count;
+        if (samplers_[c]) {
+          std::copy_n(samplers_[c]->batch(steps[c]) + first, count, rows);
+        } else {
+          std::fill_n(rows, count, 0);  // an empty copy: any rows
+        }
       }
       Slot& s = slots_[slot];
-      s.rows.upload(sampler_.batch(step) + first, static_cast<std::size_t>(count));
-      s.step = step;
+      s.rows.upload(host_rows_.data(), static_cast<std::size_t>(copies_ * count));
+      s.step = steps.front();
       s.first = first;
       s.count = count;
     }
     nn::Batch gather(std::size_t slot) override {
       Slot& s = slots_.at(slot);
-      task_.backend_.gather_rows_u8(task_.train_pixels_.data(), 784, s.rows.data(), s.count, 1.0f / 255.0f,
+      task_.backend_.gather_rows_u8(task_.train_pixels_.data(), 784, s.rows.data(), copies_ * s.count, 1.0f / 255.0f,
                                     s.features.data());
       // features, tokens, labels, rows, first row, rows of the step, step
       return nn::Batch{s.features.data(), nullptr, nullptr, s.count, s.first, batch_size_, s.step};
@@ -76,16 +90,44 @@ class ReconstructionTask final : public TaskData {
       std::int64_t step = 0, first = 0, count = 0;
     };
     ReconstructionTask& task_;
-    data::EpochSampler sampler_;
-    std::int64_t batch_size_, microbatch_;
+    std::int64_t copies_, microbatch_, batch_size_ = 0;
+    std::vector<std::optional<data::EpochSampler>> samplers_;
+    std::vector<std::int32_t> host_rows_;
     std::vector<Slot> slots_;
+  };
+
+  // One trial: a pack of one.
+  class Batches final : public TrialBatches {
+   public:
+    Batches(ReconstructionTask& task, const spec::Trial& trial) : packed_(task, 1, trial.microbatch) {
+      packed_.assign(0, &trial);
+    }
+    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
+      upload(step, first, count, 0);
+      return gather(0);
+    }
+    bool replayable() const override { return true; }
+    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
+      packed_.upload({step}, first, count, slot);
+    }
+    nn::Batch gather(std::size_t slot) override { return packed_.gather(slot); }
+
+   private:
+    Packed packed_;
   };
 
   std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
     return std::make_unique<Batches>(*this, trial);
   }
+  std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
+    return std::make_unique<Packed>(*this, copies, microbatch);
+  }
 
   Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
+    return evaluate_copies(model, test, limit, team).front();
+  }
+  std::vector<Evaluation> evaluate_copies(nn::Model& model, bool test, std::int64_t limit,
+                                          comm::GradientReducer& team) override {
     const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
     std::int64_t count = test ? test_.count : train_.count;
     if (!test && limit > 0) count = std::min(count, limit);
@@ -248,7 +290,7 @@ class ClassificationTask final : public TaskData {
       batch.labels = labels_.data();
       batch.size = n;
       return batch;
-    });
+    }).front();
   }
 
  private:

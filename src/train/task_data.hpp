@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "comm/gradient_reducer.hpp"
 #include "nn/model.hpp"
@@ -48,6 +49,21 @@ class TrialBatches {
   virtual nn::Batch gather(std::size_t slot);
 };
 
+// What a pack of trials draws from the data (Model::copies): each copy its own trial's rows, staged
+// into one batch, copy-major, with one upload and one gather for the whole pack.
+class PackBatches {
+ public:
+  virtual ~PackBatches() = default;
+  // Copy `copy` draws from `trial`'s batches from now on (its seed and batch size; every trial of a
+  // pack has the same batch size and microbatch); nullptr: an empty copy, whose rows are any rows.
+  virtual void assign(std::int64_t copy, const spec::Trial* trial) = 0;
+  // Stages rows [first, first + count) of copy c's batch of update steps[c], for every copy, into
+  // slot `slot` (see TrialBatches::upload); gather() issues only backend ops.
+  virtual void upload(const std::vector<std::int64_t>& steps, std::int64_t first, std::int64_t count,
+                      std::size_t slot) = 0;
+  virtual nn::Batch gather(std::size_t slot) = 0;
+};
+
 class TaskData {
  public:
   virtual ~TaskData() = default;
@@ -59,10 +75,17 @@ class TaskData {
   virtual std::int64_t vocabulary() const { return 0; }
 
   virtual std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) = 0;
+  // Batches for a pack of `copies` trials with microbatches of `microbatch` rows, for the tasks
+  // whose model packs (reconstruction); the others throw Error.
+  virtual std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch);
   // On the first `limit` training examples (0 = all in use), or the whole test set. Collective
   // over `team`: member r evaluates chunks r, r + g, r + 2g, … and every member gets the sums of
   // all chunks added in chunk order — the same bits as one rank evaluating everything.
   virtual Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) = 0;
+  // The same for every copy of a pack (Model::copies), in copy order; by default evaluate() of a
+  // model that does not pack.
+  virtual std::vector<Evaluation> evaluate_copies(nn::Model& model, bool test, std::int64_t limit,
+                                                  comm::GradientReducer& team);
 };
 
 // Reads the files the spec names (throws Error naming the file and the problem) and stages them:
@@ -75,30 +98,37 @@ std::unique_ptr<TaskData> load_language_task(const spec::Spec& spec, ops::Backen
 std::unique_ptr<TaskData> load_image_folder_task(const spec::Spec& spec, ops::Backend& backend);
 
 // Evaluates `chunks` chunks split over `team` (see TaskData::evaluate): `evaluate_chunk(j, sums)`
-// adds chunk j's loss and metric into sums[0], sums[1]; returns the totals over all chunks, added
-// in chunk order, on every member.
-void evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks,
-                     const std::function<void(std::int64_t, double*)>& evaluate_chunk, double totals[2]);
+// writes chunk j's `width` sums (loss and metric: 2 per model copy); returns the totals over all
+// chunks, added in chunk order, on every member.
+std::vector<double> evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks, std::int64_t width,
+                                    const std::function<void(std::int64_t, double*)>& evaluate_chunk);
 
 // The metric from evaluation sums, as spec::metric_info(kind) says.
 double finalize_metric(spec::ModelKind kind, double loss_sum, double metric_sum, double terms,
                        double examples);
 
 // The model's evaluation over `count` rows in chunks of at most kEvaluationRows, split over the
-// team (evaluate_chunks); `stage` fills the chunk [first, first + rows) and returns its Batch.
+// team (evaluate_chunks), one Evaluation per model copy; `stage` fills the chunk [first, first +
+// rows) and returns its Batch.
 template <class Stage>
-Evaluation evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
-                              std::int64_t count, comm::GradientReducer& team, Stage&& stage) {
-  ops::Buffer<double> sums(backend, 2);
+std::vector<Evaluation> evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
+                                           std::int64_t count, comm::GradientReducer& team, Stage&& stage) {
+  const std::int64_t copies = model.copies();
+  ops::Buffer<double> sums(backend, static_cast<std::size_t>(2 * copies));  // losses, then metrics
   const std::int64_t chunk = std::min(model.max_batch(), kEvaluationRows);
-  double totals[2];
-  evaluate_chunks(team, (count + chunk - 1) / chunk, [&](std::int64_t j, double* out) {
-    const std::int64_t first = j * chunk;
-    model.evaluate(stage(first, std::min(chunk, count - first)), {sums.data(), sums.data() + 1});
-    sums.download(out, 2);
-  }, totals);
+  const std::vector<double> totals =
+      evaluate_chunks(team, (count + chunk - 1) / chunk, 2 * copies, [&](std::int64_t j, double* out) {
+        const std::int64_t first = j * chunk;
+        model.evaluate(stage(first, std::min(chunk, count - first)), {sums.data(), sums.data() + copies});
+        sums.download(out, sums.size());
+      });
   const double terms = static_cast<double>(count * model.terms_per_example());
-  return {totals[0] / terms, finalize_metric(kind, totals[0], totals[1], terms, static_cast<double>(count))};
+  std::vector<Evaluation> evaluations;
+  for (std::int64_t c = 0; c < copies; ++c) {
+    evaluations.push_back({totals[c] / terms, finalize_metric(kind, totals[c], totals[copies + c], terms,
+                                                              static_cast<double>(count))});
+  }
+  return evaluations;
 }
 
 }  // namespace sgdsweep::train

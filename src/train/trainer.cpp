@@ -50,11 +50,14 @@ std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k) {
 }
 
 std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial& trial,
-                                      const TaskData& data, ops::Backend& backend) {
+                                      const TaskData& data, ops::Backend& backend, std::int64_t copies) {
+  if (copies != 1 && spec.model != spec::ModelKind::autoencoder) {
+    fail("trial ", trial.index, ": only the autoencoder trains in packs (", spec.model_name, " does not)");
+  }
   switch (spec.model) {
     case spec::ModelKind::autoencoder:
       return std::make_unique<nn::Autoencoder>(backend, std::max(trial.microbatch, kEvaluationRows),
-                                               nn::parse_autoencoder_init(spec.init), trial.seed);
+                                               nn::parse_autoencoder_init(spec.init), trial.seed, copies);
     case spec::ModelKind::wide_resnet: {
       nn::WideResNetConfig config;
       config.depth = spec.depth;
@@ -89,26 +92,40 @@ std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial&
 
 StepRunner::StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches& batches, comm::GradientReducer& team,
                        ops::Backend& backend, std::optional<bool> record_steps)
-    : trial_(trial), model_(model), batches_(batches), team_(team), backend_(backend),
-      parameters_(model.parameters()), optimizer_(parameters_, trial.momentum, trial.l2),
-      microbatches_((trial.batch_size + trial.microbatch - 1) / trial.microbatch) {
+    : StepRunner(trial, model, &batches, nullptr, team, backend, record_steps) {}
+
+StepRunner::StepRunner(const spec::Trial& trial, nn::Model& model, PackBatches& batches, ops::Backend& backend,
+                       std::optional<bool> record_steps)
+    : StepRunner(trial, model, nullptr, &batches, comm::identity_reducer(), backend, record_steps) {}
+
+StepRunner::StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches* trial_batches,
+                       PackBatches* pack_batches, comm::GradientReducer& team, ops::Backend& backend,
+                       std::optional<bool> record_steps)
+    : trial_(trial), model_(model), trial_batches_(trial_batches), pack_batches_(pack_batches), team_(team),
+      backend_(backend), parameters_(model.parameters()), optimizer_(parameters_, trial.momentum, trial.l2),
+      copies_(model.copies()), microbatches_((trial.batch_size + trial.microbatch - 1) / trial.microbatch) {
   if (microbatches_ % team.size() != 0) {
     fail("trial ", trial.index, ": ", microbatches_, " microbatches cannot be split over a team of ", team.size(),
          " ranks");
   }
+  if (copies_ > 1 && (team.size() > 1 || trial.clip_norm > 0)) {
+    fail("trial ", trial.index, ": a pack of trials trains on one rank and without clipping");
+  }
   mine_ = microbatches_ / team.size();  // this member's aligned run
   first_microbatch_ = team.rank() * mine_;
-  if (mine_ > 1) accumulator_ = std::make_unique<GradientAccumulator>(backend, parameters_.size(), mine_);
-  losses_ = ops::Buffer<double>(backend, static_cast<std::size_t>(mine_));
+  if (mine_ > 1) accumulator_ = std::make_unique<GradientAccumulator>(backend, parameters_.total_size(), mine_);
+  losses_ = ops::Buffer<double>(backend, static_cast<std::size_t>(mine_ * copies_));
   // A team on a GPU backend all-reduces a host copy of the gradients (allocated once per trial).
   if (team.size() > 1 && !backend.host_addressable()) staged_gradients_.resize(static_cast<std::size_t>(parameters_.size()));
-  my_losses_.resize(static_cast<std::size_t>(mine_));
-  all_losses_.resize(static_cast<std::size_t>(microbatches_));
+  my_losses_.resize(static_cast<std::size_t>(mine_ * copies_));
+  all_losses_.resize(static_cast<std::size_t>(microbatches_ * copies_));
+  minibatch_losses_.resize(static_cast<std::size_t>(copies_));
   terms_ = static_cast<double>(trial.batch_size * model.terms_per_example());
   // Recorded steps (a CUDA graph per trial on a GPU) where nothing in the step needs the host in
   // its middle (a team's all-reduce, clipping by the gradient norm) or the step number (dropout).
+  const bool batches_replay = pack_batches_ || trial_batches_->replayable();
   record_ = record_steps.value_or(backend.prefers_recording()) && team.size() == 1 && trial.clip_norm <= 0 &&
-            model.replayable() && batches.replayable();
+            model.replayable() && batches_replay;
 }
 
 StepRunner::~StepRunner() = default;
@@ -119,28 +136,47 @@ std::int64_t StepRunner::rows(std::int64_t m) const {
   return std::min(trial_.microbatch, trial_.batch_size - first_row(m));
 }
 
+void StepRunner::upload(std::int64_t m) {
+  if (pack_batches_) {
+    pack_batches_->upload(steps_, first_row(m), rows(m), static_cast<std::size_t>(m));
+  } else {
+    trial_batches_->upload(steps_.front(), first_row(m), rows(m), static_cast<std::size_t>(m));
+  }
+}
+
+nn::Batch StepRunner::gather(std::int64_t m) {
+  const auto slot = static_cast<std::size_t>(m);
+  return pack_batches_ ? pack_batches_->gather(slot) : trial_batches_->gather(slot);
+}
+
+nn::Batch StepRunner::batch(std::int64_t m) {
+  if (trial_batches_) return trial_batches_->batch(steps_.front(), first_row(m), rows(m));
+  upload(m);
+  return gather(m);
+}
+
 void StepRunner::gradients(const std::function<nn::Batch(std::int64_t)>& batch) {
   const auto loss_scale = static_cast<float>(1.0 / terms_);
   if (accumulator_) accumulator_->reset();
   for (std::int64_t m = 0; m < mine_; ++m) {
-    model_.forward_backward(batch(m), loss_scale, losses_.data() + m);
+    model_.forward_backward(batch(m), loss_scale, losses_.data() + m * copies_);
     if (accumulator_) accumulator_->add(parameters_.gradients());
   }
   if (accumulator_) accumulator_->finish(parameters_.gradients());
 }
 
-double StepRunner::run(std::int64_t step, double learning_rate) {
-  if (step % trial_.steps_per_epoch == 0) model_.reset_training_state();
+const std::vector<double>& StepRunner::run_pack(const std::vector<std::int64_t>& steps,
+                                                const std::vector<double>& learning_rates) {
+  steps_ = steps;
+  if (copies_ == 1 && steps.front() % trial_.steps_per_epoch == 0) model_.reset_training_state();
+  optimizer_.set_rates(learning_rates);
   if (record_) {
     // The batches are uploaded, then the step's ops — gathers, forward and backward per
     // microbatch, the gradient tree, the update — replay as one recording. The first step runs
-    // unrecorded (it sizes the scratch memory), the second is recorded. The update happens before
-    // the loss is read: on a non-finite loss the trial ends all the same, and nothing reads the
-    // weights afterwards.
-    for (std::int64_t m = 0; m < mine_; ++m) batches_.upload(step, first_row(m), rows(m), static_cast<std::size_t>(m));
-    optimizer_.set_rate(learning_rate);
+    // unrecorded (it sizes the scratch memory), the second is recorded.
+    for (std::int64_t m = 0; m < mine_; ++m) upload(m);
     const auto recorded_step = [this] {  // backend ops only (see Backend::record)
-      gradients([this](std::int64_t m) { return batches_.gather(static_cast<std::size_t>(m)); });
+      gradients([this](std::int64_t m) { return gather(m); });
       optimizer_.apply(microbatches_);
     };
     if (recording_) {
@@ -152,91 +188,189 @@ double StepRunner::run(std::int64_t step, double learning_rate) {
       recording_ = backend_.record(recorded_step);
     }
   } else {
-    gradients([&](std::int64_t m) { return batches_.batch(step, first_row(m), rows(m)); });
-  }
-  if (team_.size() > 1) {
-    if (staged_gradients_.empty()) {
-      team_.sum(parameters_.gradients(), parameters_.size());
-    } else {  // GPU memory: through the host (the same tree order, so the same bits)
-      const std::size_t bytes = staged_gradients_.size() * sizeof(float);
-      backend_.copy_to_host(staged_gradients_.data(), parameters_.gradients(), bytes);
-      team_.sum(staged_gradients_.data(), parameters_.size());
-      backend_.copy_to_device(parameters_.gradients(), staged_gradients_.data(), bytes);
+    gradients([this](std::int64_t m) { return batch(m); });
+    if (team_.size() > 1) {
+      if (staged_gradients_.empty()) {
+        team_.sum(parameters_.gradients(), parameters_.size());
+      } else {  // GPU memory: through the host (the same tree order, so the same bits)
+        const std::size_t bytes = staged_gradients_.size() * sizeof(float);
+        backend_.copy_to_host(staged_gradients_.data(), parameters_.gradients(), bytes);
+        team_.sum(staged_gradients_.data(), parameters_.size());
+        backend_.copy_to_device(parameters_.gradients(), staged_gradients_.data(), bytes);
+      }
     }
-  }
-  losses_.download(my_losses_.data(), my_losses_.size());
-  team_.gather(my_losses_.data(), mine_, all_losses_.data());
-  double loss_sum = 0.0;
-  for (double value : all_losses_) loss_sum += value;  // microbatch order, whatever the team
-  const double minibatch_loss = loss_sum / terms_;
-  if (!record_ && std::isfinite(minibatch_loss)) {
+    // A non-finite gradient makes the norm NaN, which clips nothing; the trial ends all the same.
     if (trial_.clip_norm > 0) clip_gradient_norm(parameters_, trial_.clip_norm);
-    optimizer_.step(learning_rate, microbatches_);
+    optimizer_.apply(microbatches_);
   }
-  return minibatch_loss;
+  // The update happens before the loss is read: on a non-finite loss the trial ends all the same,
+  // and nothing reads its weights afterwards.
+  losses_.download(my_losses_.data(), my_losses_.size());
+  team_.gather(my_losses_.data(), mine_ * copies_, all_losses_.data());
+  for (std::int64_t c = 0; c < copies_; ++c) {
+    double loss_sum = 0.0;
+    for (std::int64_t m = 0; m < microbatches_; ++m) loss_sum += all_losses_[m * copies_ + c];  // microbatch order
+    minibatch_losses_[c] = loss_sum / terms_;
+  }
+  return minibatch_losses_;
 }
 
-spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) {
-  const Clock::time_point trial_start = Clock::now();
-  TaskData& data = context.data;
-  comm::GradientReducer& team = context.team;
-  const bool leader = team.rank() == 0;
+namespace {
 
-  auto model = make_model(context.spec, trial, data, context.backend);
-  const LearningRateSchedule schedule(trial.learning_rate, trial.steps, trial.gamma, trial.warmup_steps);
-  const std::unique_ptr<TrialBatches> batches = data.batches(trial);
-  StepRunner runner(trial, *model, *batches, team, context.backend, context.record_steps);
+// One trial's record while it trains, alone or in a pack: its schedule, its next evaluation, the
+// outcome so far and its clocks.
+struct TrialRecord {
+  TrialRecord(const spec::Trial& trial)
+      : trial(&trial), schedule(trial.learning_rate, trial.steps, trial.gamma, trial.warmup_steps) {
+    outcome.step_losses.reserve(static_cast<std::size_t>(spec::step_loss_count(trial)));
+  }
 
-  spec::TrialOutcome outcome;
-  outcome.step_losses.reserve(static_cast<std::size_t>(spec::step_loss_count(trial)));
-  double training_seconds = 0.0;
-
-  // Evaluation, split over the team: every member gets the same numbers (and so the same verdict).
-  std::int32_t next_evaluation = 0;
-  auto evaluate_if_due = [&](std::int64_t steps_done) {
-    bool healthy = true;
-    while (next_evaluation <= trial.evaluations && evaluation_step(trial, next_evaluation) == steps_done) {
+  // Whether an evaluation is due after `steps_done` updates (while the trial is healthy).
+  bool evaluation_due(std::int64_t steps_done) const {
+    return outcome.status == spec::TrialStatus::pending && next_evaluation <= trial->evaluations &&
+           evaluation_step(*trial, next_evaluation) == steps_done;
+  }
+  // Adds the due curve points (several when the budget has fewer steps than evaluations); a
+  // non-finite one ends the trial as diverged.
+  void add_evaluation(std::int64_t steps_done, const Evaluation& train, const Evaluation& test) {
+    while (evaluation_due(steps_done)) {
       ++next_evaluation;
-      const Evaluation train = data.evaluate(*model, false, context.spec.eval_train_examples, team);
-      const Evaluation test = data.evaluate(*model, true, 0, team);
-      outcome.curve.push_back({steps_done, static_cast<double>(steps_done) / trial.steps_per_epoch,
-                               schedule.at(std::max<std::int64_t>(0, steps_done - 1)), train.loss,
-                               test.metric});
+      outcome.curve.push_back({steps_done, static_cast<double>(steps_done) / trial->steps_per_epoch,
+                               schedule.at(std::max<std::int64_t>(0, steps_done - 1)), train.loss, test.metric});
       if (leader) {
-        log::debug("trial ", trial.index, ": step ", steps_done, "/", trial.steps, ", train loss ",
-                   train.loss, ", test metric ", test.metric);
+        log::debug("trial ", trial->index, ": step ", steps_done, "/", trial->steps, ", train loss ", train.loss,
+                   ", test metric ", test.metric);
       }
-      if (healthy && (!std::isfinite(train.loss) || !std::isfinite(test.metric))) {
+      if (!std::isfinite(train.loss) || !std::isfinite(test.metric)) {
         outcome.status = spec::TrialStatus::diverged;
         outcome.message = concat("non-finite evaluation at step ", steps_done);
-        healthy = false;
       }
     }
-    return healthy;
-  };
-
-  bool healthy = evaluate_if_due(0);
-  for (std::int64_t step = 0; healthy && step < trial.steps; ++step) {
-    const Clock::time_point step_start = Clock::now();
-    const double minibatch_loss = runner.run(step, schedule.at(step));
-    if (step % trial.step_loss_every == 0) outcome.step_losses.push_back(static_cast<float>(minibatch_loss));
+  }
+  // Records the minibatch loss of update `step`; a non-finite one ends the trial as diverged.
+  void add_step(std::int64_t step, double minibatch_loss, double seconds) {
+    if (step % trial->step_loss_every == 0) outcome.step_losses.push_back(static_cast<float>(minibatch_loss));
     if (!std::isfinite(minibatch_loss)) {
       outcome.status = spec::TrialStatus::diverged;
       outcome.message = concat("non-finite training loss at step ", step);
-      break;
+      return;
     }
     outcome.steps_completed = step + 1;
-    training_seconds += seconds_since(step_start);
-    if (context.after_step) context.after_step();
-    healthy = evaluate_if_due(step + 1);
+    training_seconds += seconds;
   }
-  if (outcome.status == spec::TrialStatus::pending) outcome.status = spec::TrialStatus::finished;
+  bool training() const { return outcome.status == spec::TrialStatus::pending && outcome.steps_completed < trial->steps; }
+  // The outcome, its status settled and its times filled in.
+  spec::TrialOutcome finish() {
+    if (outcome.status == spec::TrialStatus::pending) outcome.status = spec::TrialStatus::finished;
+    outcome.wall_seconds = seconds_since(start);
+    outcome.examples_per_second =
+        training_seconds > 0 ? static_cast<double>(outcome.steps_completed * trial->batch_size) / training_seconds
+                             : 0.0;
+    return std::move(outcome);
+  }
 
-  outcome.wall_seconds = seconds_since(trial_start);
-  outcome.examples_per_second =
-      training_seconds > 0 ? static_cast<double>(outcome.steps_completed * trial.batch_size) / training_seconds
-                           : 0.0;
-  return outcome;
+  const spec::Trial* trial;
+  LearningRateSchedule schedule;
+  std::int32_t next_evaluation = 0;
+  spec::TrialOutcome outcome;
+  Clock::time_point start = Clock::now();
+  double training_seconds = 0.0;
+  bool leader = true;  // the team member that logs
+};
+
+}  // namespace
+
+spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) {
+  TrialRecord record(trial);
+  TaskData& data = context.data;
+  comm::GradientReducer& team = context.team;
+  record.leader = team.rank() == 0;
+  auto model = make_model(context.spec, trial, data, context.backend);
+  const std::unique_ptr<TrialBatches> batches = data.batches(trial);
+  StepRunner runner(trial, *model, *batches, team, context.backend, context.record_steps);
+
+  // Evaluation, split over the team: every member gets the same numbers (and so the same verdict).
+  const auto evaluate_if_due = [&] {
+    const std::int64_t steps_done = record.outcome.steps_completed;
+    if (!record.evaluation_due(steps_done)) return;
+    const Evaluation train = data.evaluate(*model, false, context.spec.eval_train_examples, team);
+    const Evaluation test = data.evaluate(*model, true, 0, team);
+    record.add_evaluation(steps_done, train, test);
+  };
+  evaluate_if_due();
+  while (record.training()) {
+    const Clock::time_point step_start = Clock::now();
+    const std::int64_t step = record.outcome.steps_completed;
+    record.add_step(step, runner.run(step, record.schedule.at(step)), seconds_since(step_start));
+    if (context.after_step && record.outcome.status == spec::TrialStatus::pending) context.after_step();
+    evaluate_if_due();
+  }
+  return record.finish();
+}
+
+void train_pack(PackContext& context) {
+  const spec::Trial* first = context.next();
+  if (!first) return;
+  const std::int64_t copies = context.copies;
+  auto model = make_model(context.spec, *first, context.data, context.backend, copies);
+  const std::unique_ptr<PackBatches> batches = context.data.pack_batches(copies, first->microbatch);
+  StepRunner runner(*first, *model, *batches, context.backend, context.record_steps);
+  comm::GradientReducer& alone = comm::identity_reducer();
+
+  std::vector<std::optional<TrialRecord>> slots(static_cast<std::size_t>(copies));
+  const auto take_next = [&](std::int64_t c, const spec::Trial* trial) {
+    slots[c].reset();
+    if (trial && !spec::packs_with(*trial, *first)) {
+      fail("trial ", trial->index, " cannot join the pack of trial ", first->index,
+           " (a pack shares its batch, microbatch, momentum and L2)");
+    }
+    batches->assign(c, trial);
+    if (!trial) return;
+    if (c > 0 || trial != first) model->initialize(c, trial->seed);
+    runner.reset(c);
+    slots[c].emplace(*trial);
+  };
+  take_next(0, first);
+  for (std::int64_t c = 1; c < copies; ++c) take_next(c, context.next());
+
+  std::vector<std::int64_t> steps(static_cast<std::size_t>(copies), 0);
+  std::vector<double> rates(static_cast<std::size_t>(copies), 0.0);
+  for (;;) {
+    // Evaluate every copy when any slot is due (a copy's numbers do not depend on the others), hand
+    // over the trials that are done and fill their slots, until no slot is due.
+    for (bool settled = false; !settled;) {
+      settled = true;
+      bool due = false;
+      for (const auto& slot : slots) due = due || (slot && slot->evaluation_due(slot->outcome.steps_completed));
+      if (due) {
+        const std::vector<Evaluation> train = context.data.evaluate_copies(*model, false, context.spec.eval_train_examples, alone);
+        const std::vector<Evaluation> test = context.data.evaluate_copies(*model, true, 0, alone);
+        for (std::int64_t c = 0; c < copies; ++c) {
+          if (slots[c]) slots[c]->add_evaluation(slots[c]->outcome.steps_completed, train[c], test[c]);
+        }
+      }
+      for (std::int64_t c = 0; c < copies; ++c) {
+        if (!slots[c] || slots[c]->training()) continue;
+        context.done(*slots[c]->trial, slots[c]->finish());
+        take_next(c, context.next());
+        settled = settled && !slots[c];
+      }
+    }
+    bool active = false;
+    for (std::int64_t c = 0; c < copies; ++c) {
+      active = active || slots[c].has_value();
+      steps[c] = slots[c] ? slots[c]->outcome.steps_completed : 0;
+      rates[c] = slots[c] ? slots[c]->schedule.at(steps[c]) : 0.0;  // an empty copy computes what no one reads
+    }
+    if (!active) return;
+    const Clock::time_point step_start = Clock::now();
+    const std::vector<double>& losses = runner.run_pack(steps, rates);
+    const double seconds = seconds_since(step_start);
+    for (std::int64_t c = 0; c < copies; ++c) {
+      if (slots[c]) slots[c]->add_step(steps[c], losses[c], seconds);
+    }
+    if (context.after_step) context.after_step();
+  }
 }
 
 }  // namespace sgdsweep::train

@@ -4,6 +4,10 @@
 // in a fixed tree — across the members of a team too, so a trial gives the same bits on 1, 2 or 4
 // ranks when its microbatch count is a power of two. A non-finite loss ends the trial as diverged
 // with its curve so far.
+//
+// A pack (train_pack) trains many trials of a model that packs (the autoencoder) together on one
+// rank: one model with a copy per trial, every op a packed op, one step for all of them. A copy's
+// arithmetic does not depend on the pack, so each trial gives the bits it gives alone.
 #pragma once
 
 #include <cstdint>
@@ -41,18 +45,24 @@ struct TrialContext {
 // The steps after which evaluation k = 0 … evaluations happens: round(k · steps / evaluations).
 std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k);
 
-// The trial's model, initialised from its seed, sized for its microbatch.
+// The trial's model, initialised from its seed, sized for its microbatch; `copies` > 1: a pack,
+// every copy initialised from the trial's seed (only the autoencoder packs; the others throw).
 std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial& trial,
-                                      const TaskData& data, ops::Backend& backend);
+                                      const TaskData& data, ops::Backend& backend, std::int64_t copies = 1);
 
 // One trial's updates, step by step, as train_trial runs them (and bench/ times them): the
 // microbatches of this team member, forward and backward, the gradient tree, the team's sum, the
 // minibatch loss, clipping and the update; recorded once and replayed where the trial allows it
 // (TrialContext::record_steps).
+//
+// For a pack (the model's copies > 1) it steps every copy at once, each copy at its own step of its
+// own trial; `trial` then gives the shapes all copies share (spec::packs_with).
 class StepRunner {
  public:
   StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches& batches, comm::GradientReducer& team,
              ops::Backend& backend, std::optional<bool> record_steps = std::nullopt);
+  StepRunner(const spec::Trial& trial, nn::Model& model, PackBatches& batches, ops::Backend& backend,
+             std::optional<bool> record_steps = std::nullopt);
   ~StepRunner();
   StepRunner(const StepRunner&) = delete;
   StepRunner& operator=(const StepRunner&) = delete;
@@ -60,10 +70,22 @@ class StepRunner {
   // Update `step` at rate `learning_rate` (ε); returns the minibatch loss (Σ loss / terms). A
   // non-finite loss ends the trial: the update is then skipped (op by op) or already made
   // (recorded), which nothing can observe.
-  double run(std::int64_t step, double learning_rate);
+  double run(std::int64_t step, double learning_rate) { return run_pack({step}, {learning_rate}).front(); }
+  // One update of every copy c of a pack: its step steps[c] at rate learning_rates[c]; returns the
+  // copies' minibatch losses. Every copy is updated, whatever its loss.
+  const std::vector<double>& run_pack(const std::vector<std::int64_t>& steps, const std::vector<double>& learning_rates);
+  // Zeroes copy `copy`'s optimizer state (a pack slot starting its next trial).
+  void reset(std::int64_t copy) { optimizer_.reset(copy); }
   bool recorded() const { return record_; }
 
  private:
+  StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches* trial_batches, PackBatches* pack_batches,
+             comm::GradientReducer& team, ops::Backend& backend, std::optional<bool> record_steps);
+  // Microbatch m of this member for the current steps_: staged (upload), gathered by backend ops
+  // (gather), or both (batch).
+  void upload(std::int64_t m);
+  nn::Batch gather(std::int64_t m);
+  nn::Batch batch(std::int64_t m);
   std::int64_t first_row(std::int64_t m) const;
   std::int64_t rows(std::int64_t m) const;
   // Forward and backward over this member's microbatches (batch(m) stages microbatch m), the
@@ -72,17 +94,19 @@ class StepRunner {
 
   const spec::Trial& trial_;
   nn::Model& model_;
-  TrialBatches& batches_;
+  TrialBatches* trial_batches_;  // one trial
+  PackBatches* pack_batches_;    // or a pack
   comm::GradientReducer& team_;
   ops::Backend& backend_;
   nn::Parameters& parameters_;
   Optimizer optimizer_;
-  std::int64_t microbatches_, mine_ = 1, first_microbatch_ = 0;
+  std::int64_t copies_, microbatches_, mine_ = 1, first_microbatch_ = 0;
+  std::vector<std::int64_t> steps_;  // of the step being run, per copy
   double terms_ = 1.0;
   std::unique_ptr<GradientAccumulator> accumulator_;
   ops::Buffer<double> losses_;
   std::vector<float> staged_gradients_;
-  std::vector<double> my_losses_, all_losses_;
+  std::vector<double> my_losses_, all_losses_, minibatch_losses_;  // [microbatch][copy]; [copy]
   bool record_ = false, warmed_up_ = false;
   std::unique_ptr<ops::Backend::Recording> recording_;
 };
@@ -90,5 +114,26 @@ class StepRunner {
 // Trains `trial`. Throws Error only for problems outside the trial's arithmetic (bad sizes, no
 // memory); divergence is reported in the outcome.
 spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context);
+
+struct PackContext {
+  ops::Backend& backend;
+  TaskData& data;
+  const spec::Spec& spec;
+  std::int64_t copies = 1;  // slots of the pack
+  // The next trial for a free slot, one that spec::packs_with the pack's first; nullptr when there
+  // is none (the slot stays empty and the pack drains).
+  std::function<const spec::Trial*()> next;
+  // Called as each trial ends (finished or diverged), with its outcome.
+  std::function<void(const spec::Trial&, spec::TrialOutcome)> done;
+  std::function<void()> after_step = {};  // after every step of the pack
+  std::optional<bool> record_steps = std::nullopt;
+};
+
+// Trains trials in a pack of `copies` slots until next() has no more and every slot is done: each
+// slot trains its trial to its own budget, steps, schedule and evaluation points, and then takes
+// the next trial (its copy re-initialised from that trial's seed). A diverged trial leaves its slot
+// at once; the rest go on. Each trial's outcome has the bits train_trial gives it; its times are
+// the pack's (wall time in the pack, examples of that trial per second of packed steps).
+void train_pack(PackContext& context);
 
 }  // namespace sgdsweep::train

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include <fstream>
 #include <optional>
+#include <random>
 
 #include "comm/gradient_reducer.hpp"
 #include "ops/registry.hpp"
@@ -36,6 +38,12 @@ void write_synthetic_images(const std::string& path, std::int64_t count, std::ui
     }
   }
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Bit for bit (NaN equal to the same NaN).
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 }  // namespace
@@ -190,4 +198,70 @@ TEST_F(TrainerTest, HugeRateIsRecordedAsDivergedWithItsCurveSoFar) {
   EXPECT_LT(outcome.steps_completed, 64);
   ASSERT_GE(outcome.curve.size(), 1u);
   EXPECT_TRUE(std::isfinite(outcome.curve[0].train_loss));  // step 0 was fine
+}
+
+// Packs (issue #9): trials trained together as copies of one model, each copy at its own step of
+// its own trial, give every trial the bits it gets alone: with refills (two budgets, so slots free
+// up at different steps), diverging trials masked out (rate 2^60), momentum (each new trial's
+// velocity starts at zero), microbatches (the gradient tree over the pack), recorded steps, and
+// packs larger than the number of trials left (empty slots). The trials join in a shuffled order.
+TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) {
+  for (const int microbatch : {0, 8}) {
+    spec::Spec spec = make_spec(-5, "momentum", microbatch);
+    spec.budgets = {0.5, 1.0};
+    spec.log2_effective_learning_rates = {-5, -4, 60};
+    spec.seeds = 2;
+    const auto task = train::load_task_data(spec, *backend_);
+    const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
+    ASSERT_EQ(trials.size(), 12u);
+    std::vector<spec::TrialOutcome> alone;
+    for (const spec::Trial& trial : trials) {
+      train::TrialContext context{*backend_, *task, spec, comm::identity_reducer()};
+      alone.push_back(train::train_trial(trial, context));
+    }
+    EXPECT_EQ(alone[4].status, spec::TrialStatus::diverged);  // budget × rate × seed: rate 2^60, seed 0
+    for (const std::int64_t copies : {1, 3, 5}) {
+      std::vector<std::size_t> order(trials.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<unsigned>(copies)));
+      std::size_t next = 0;
+      std::vector<std::optional<spec::TrialOutcome>> packed(trials.size());
+      train::PackContext context{*backend_, *task, spec, copies};
+      context.next = [&]() -> const spec::Trial* { return next < order.size() ? &trials[order[next++]] : nullptr; };
+      context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
+        ASSERT_FALSE(packed.at(trial.index)) << "trial " << trial.index << " done twice";
+        packed[trial.index] = std::move(outcome);
+      };
+      context.record_steps = copies == 3;
+      train::train_pack(context);
+      for (std::size_t i = 0; i < trials.size(); ++i) {
+        const std::string what = concat("microbatch ", microbatch, ", pack of ", copies, ", trial ", i);
+        ASSERT_TRUE(packed[i]) << what << " never done";
+        EXPECT_EQ(packed[i]->status, alone[i].status) << what;
+        EXPECT_EQ(packed[i]->message, alone[i].message) << what;
+        EXPECT_EQ(packed[i]->steps_completed, alone[i].steps_completed) << what;
+        EXPECT_TRUE(same_bits(packed[i]->step_losses, alone[i].step_losses)) << what;
+        ASSERT_EQ(packed[i]->curve.size(), alone[i].curve.size()) << what;
+        for (std::size_t k = 0; k < alone[i].curve.size(); ++k) {
+          const spec::CurvePoint &a = packed[i]->curve[k], &b = alone[i].curve[k];
+          EXPECT_TRUE(a.step == b.step && same_bits(std::vector<double>{a.learning_rate, a.train_loss, a.test_metric},
+                                                    std::vector<double>{b.learning_rate, b.train_loss, b.test_metric}))
+              << what << ", point " << k << ": " << a.train_loss << " " << a.test_metric << " (alone: " << b.train_loss
+              << " " << b.test_metric << ")";
+        }
+      }
+    }
+  }
+}
+
+TEST_F(TrainerTest, PackRefusesATrialOfAnotherShape) {
+  spec::Spec spec = make_spec(-5, "sgd");
+  spec.batch_sizes = {16, 32};
+  const auto task = train::load_task_data(spec, *backend_);
+  const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
+  std::size_t next = 0;
+  train::PackContext context{*backend_, *task, spec, 2};
+  context.next = [&]() -> const spec::Trial* { return next < trials.size() ? &trials[next++] : nullptr; };
+  context.done = [](const spec::Trial&, spec::TrialOutcome) {};
+  EXPECT_THROW(train::train_pack(context), Error);
 }

@@ -1,7 +1,8 @@
 // Fully connected layer with an optional logistic activation, forward and backward side by side:
 //   z[B, out] = x[B, in] · Wᵀ + b,   y = σ(z) (Activation::sigmoid) or y = z (Activation::none),
 // with W stored [out, in] as in PyTorch's nn.Linear. The caller owns x and y (the cache that
-// backward reads).
+// backward reads). For a pack of models (Parameters::copies() = P) every array holds P copies back
+// to back (x [P, batch, in], y [P, batch, out]) and each op is one packed op over the copies.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,9 @@ class Dense {
   Dense(Parameters& parameters, const std::string& name, std::int64_t in_features,
         std::int64_t out_features, Activation activation);
 
-  // y[batch, out] = act(x[batch, in] · Wᵀ + b)
-  void forward(Parameters& parameters, const float* x, float* y, std::int64_t batch) const;
+  // y[batch, out] = act(x[batch, in] · Wᵀ + b); shared_input: one x [batch, in] for every copy.
+  void forward(Parameters& parameters, const float* x, float* y, std::int64_t batch,
+               bool shared_input = false) const;
 
   // From x[batch, in], the forward output y[batch, out] and dy = ∂L/∂y (overwritten with ∂L/∂z):
   // ∂L/∂W and ∂L/∂b into the gradient buffer (overwritten) and dx[batch, in] = ∂L/∂x unless null.

@@ -20,32 +20,40 @@ AutoencoderInit parse_autoencoder_init(const std::string& name) {
 }
 
 Autoencoder::Autoencoder(ops::Backend& backend, std::int64_t max_batch, AutoencoderInit init,
-                         std::uint64_t seed)
-    : backend_(backend), max_batch_(max_batch), parameters_(backend) {
+                         std::uint64_t seed, std::int64_t copies)
+    : backend_(backend), max_batch_(max_batch), init_(init), parameters_(backend, copies) {
   const int layer_count = static_cast<int>(kWidths.size()) - 1;
   layers_.reserve(layer_count);
   for (int l = 0; l < layer_count; ++l) {
     const Activation activation = l == kCodeLayer ? Activation::none : Activation::sigmoid;
     layers_.emplace_back(parameters_, concat("layer", l), kWidths[l], kWidths[l + 1], activation);
-    activations_.emplace_back(backend, static_cast<std::size_t>(max_batch * kWidths[l + 1]));
+    activations_.emplace_back(backend, static_cast<std::size_t>(copies * max_batch * kWidths[l + 1]));
   }
   parameters_.allocate();
   const std::int64_t widest = *std::max_element(kWidths.begin(), kWidths.end());
-  gradient_a_ = ops::Buffer<float>(backend, static_cast<std::size_t>(max_batch * widest));
-  gradient_b_ = ops::Buffer<float>(backend, static_cast<std::size_t>(max_batch * widest));
+  gradient_a_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies * max_batch * widest));
+  gradient_b_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies * max_batch * widest));
+  initialize(0, seed);
+  for (std::int64_t c = 1; c < copies; ++c) {
+    backend.copy(parameters_.values() + c * parameters_.size(), parameters_.values(),
+                 static_cast<std::size_t>(parameters_.size()) * sizeof(float));
+  }
+}
 
+void Autoencoder::initialize(std::int64_t copy, std::uint64_t seed) {
   std::vector<float> initial(static_cast<std::size_t>(parameters_.size()), 0.0f);
   const CounterRng rng(seed, RngPurpose::init);
-  for (int l = 0; l < layer_count; ++l) {
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
     const Dense& layer = layers_[l];
     float* weights = initial.data() + layer.weight_offset();
-    if (init == AutoencoderInit::sparse) {
-      sparse_init(weights, layer.out_features(), layer.in_features(), kSparseConnections, rng, l);
+    const auto stream = static_cast<std::uint32_t>(l);
+    if (init_ == AutoencoderInit::sparse) {
+      sparse_init(weights, layer.out_features(), layer.in_features(), kSparseConnections, rng, stream);
     } else {
-      glorot_uniform_init(weights, layer.out_features(), layer.in_features(), rng, l);
+      glorot_uniform_init(weights, layer.out_features(), layer.in_features(), rng, stream);
     }
   }
-  parameters_.upload_values(initial);
+  parameters_.upload_values(initial, copy);
 }
 
 void Autoencoder::check_batch(const Batch& batch) const {
@@ -54,21 +62,22 @@ void Autoencoder::check_batch(const Batch& batch) const {
   }
 }
 
-void Autoencoder::forward(const float* input, std::int64_t rows) {
+void Autoencoder::forward(const float* input, std::int64_t rows, bool shared_input) {
   const float* x = input;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layers_[l].forward(parameters_, x, activations_[l].data(), rows);
+    layers_[l].forward(parameters_, x, activations_[l].data(), rows, shared_input && l == 0);
     x = activations_[l].data();
   }
 }
 
 void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double* loss_sum) {
   check_batch(batch);
-  forward(batch.features, batch.size);
+  forward(batch.features, batch.size, false);
   float* dy = gradient_a_.data();
   float* dx = gradient_b_.data();
-  backend_.squared_error(activations_.back().data(), batch.features, batch.size, kWidths.back(),
-                         dy, loss_scale, loss_sum);
+  const std::int64_t output = batch.size * kWidths.back();  // per copy
+  backend_.squared_error_packed(parameters_.copies(), activations_.back().data(), output, batch.features, output,
+                                batch.size, kWidths.back(), dy, loss_scale, loss_sum);
   for (int l = static_cast<int>(layers_.size()) - 1; l >= 0; --l) {
     const float* x = l == 0 ? batch.features : activations_[l - 1].data();
     layers_[l].backward(parameters_, x, activations_[l].data(), dy, l == 0 ? nullptr : dx,
@@ -79,10 +88,11 @@ void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double*
 
 void Autoencoder::evaluate(const Batch& batch, const EvaluationSums& sums) {
   check_batch(batch);
-  forward(batch.features, batch.size);
-  backend_.squared_error(activations_.back().data(), batch.features, batch.size, kWidths.back(),
-                         nullptr, 0.0f, sums.loss);
-  backend_.copy(sums.metric, sums.loss, sizeof(double));  // the metric is the loss itself
+  forward(batch.features, batch.size, true);
+  const std::int64_t copies = parameters_.copies();
+  backend_.squared_error_packed(copies, activations_.back().data(), batch.size * kWidths.back(), batch.features, 0,
+                                batch.size, kWidths.back(), nullptr, 0.0f, sums.loss);
+  backend_.copy(sums.metric, sums.loss, static_cast<std::size_t>(copies) * sizeof(double));  // metric = loss
 }
 
 }  // namespace sgdsweep::nn

@@ -12,24 +12,6 @@ namespace sgdsweep::ops {
 
 std::unique_ptr<Backend> make_host_backend() { return std::make_unique<host::HostBackend>(); }
 
-namespace {
-
-class CallableRecording final : public Backend::Recording {
- public:
-  explicit CallableRecording(std::function<void()> body) : body_(std::move(body)) {}
-  void replay() override { body_(); }
-
- private:
-  std::function<void()> body_;
-};
-
-}  // namespace
-
-std::unique_ptr<Backend::Recording> Backend::record(std::function<void()> body) {
-  body();
-  return std::make_unique<CallableRecording>(std::move(body));
-}
-
 namespace host {
 
 HostBackend::HostBackend() {
