@@ -25,18 +25,18 @@ constexpr const char* kDescription =
     "into one parallel HDF5 file. Read that file with sgdsweep-analyze, or with h5py "
     "(docs/hdf5-schema.md). docs/running.md explains launching, teams and resuming.";
 
-int run_command(const std::string& spec_path, const std::string& device,
+int run_command(const std::string& spec_path, const std::string& device, std::int64_t pack,
                 const sgdsweep::sweep::RunOptions& options, const sgdsweep::comm::Communicator& world) {
   using namespace sgdsweep;
   spec::Spec spec;
   // Every rank reads and validates the same file, so every rank fails alike on a bad spec.
   try {
     spec = spec::load_spec(spec_path);
+    spec::apply_overrides(spec, device, pack);
   } catch (const Error& e) {
     if (world.rank() == 0) log::error(e.what());
     return 1;
   }
-  if (!device.empty()) spec.device = device;
   const sweep::RunSummary summary = sweep::run_sweep(spec, options, world);
   if (world.rank() == 0) {
     log::info("done: ", summary.trials, " trials (", summary.finished, " finished, ", summary.diverged,
@@ -107,11 +107,17 @@ int main(int argc, char** argv) {
         ->excludes(overwrite)
         ->excludes(resume);
     std::string device;
+    std::int64_t pack = 0;
     const auto device_option = [&](CLI::App* command) {
       command->add_option("--device", device,
                           "host | cuda: overrides [sweep] device of the spec (cuda: each rank uses GPU "
                           "(node-local rank mod GPUs); needs a build with the CUDA backend)")
           ->check(CLI::IsMember({"host", "cuda"}));
+      command->add_option("--pack", pack,
+                          "overrides [parallel] pack: the most autoencoder trials one rank trains together "
+                          "as one packed step (1 … 4096; each trial gets the bits it gets alone; a GPU needs "
+                          "packs to fill it, the host gains nothing, docs/gpu.md)")
+          ->check(CLI::Range(1, 4096));
     };
     device_option(run);
 
@@ -130,7 +136,10 @@ int main(int argc, char** argv) {
                      "a finished sweep file: fit the cost model's rate to its measured trial times")
         ->check(CLI::ExistingFile);
     device_option(plan);
-    plan->callback([&] { plan_options.device = device; });
+    plan->callback([&] {
+      plan_options.device = device;
+      plan_options.pack = pack;
+    });
 
     bool parsed = false;
     try {
@@ -144,7 +153,7 @@ int main(int argc, char** argv) {
       sgdsweep::log::configure(sgdsweep::log::parse_level(log_level), world.size() > 1 ? world.rank() : -1);
       try {
         if (app.got_subcommand(run)) {
-          exit_code = run_command(spec_path, device, options, world);
+          exit_code = run_command(spec_path, device, pack, options, world);
         } else if (app.got_subcommand(plan)) {
           if (world.rank() == 0) exit_code = sgdsweep::sweep::plan_command(plan_spec, plan_options, std::cout);
         }

@@ -499,13 +499,17 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   spec.evaluation_streams = evaluation.integer("streams").value_or(10);
   check(spec.evaluation_streams >= 1, evaluation, "streams", "must be >= 1");
 
-  const Section parallel(root, "parallel", {"max_examples_per_rank", "balance_teams"}, source_path);
+  const Section parallel(root, "parallel", {"max_examples_per_rank", "balance_teams", "pack"}, source_path);
   spec.max_examples_per_rank = parallel.integer("max_examples_per_rank").value_or(0);
   check(spec.max_examples_per_rank >= 0, parallel, "max_examples_per_rank", "must be >= 0 (0 = no limit)");
   if (const toml::node* balance = parallel.node("balance_teams")) {
     if (!balance->is_boolean()) parallel.bad("balance_teams", *balance, "true or false");
     spec.balance_teams = *balance->value<bool>();
   }
+  spec.pack = parallel.integer("pack").value_or(1);
+  check(spec.pack >= 1 && spec.pack <= 4096, parallel, "pack", "must be between 1 and 4096");
+  check(spec.pack == 1 || spec.model == ModelKind::autoencoder, parallel, "pack",
+        concat("must be 1 for model '", spec.model_name, "' (only the autoencoder trains in packs)"));
 
   const Section analysis(root, "analysis", {"best_k"}, source_path);
   const std::int64_t best_k = analysis.integer("best_k").value_or(spec.seeds);
@@ -513,6 +517,20 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
         concat("must be between 1 and [sweep].seeds = ", spec.seeds));
   spec.best_k = static_cast<std::int32_t>(best_k);
   return spec;
+}
+
+void apply_overrides(Spec& spec, const std::string& device, std::int64_t pack) {
+  if (!device.empty()) {
+    if (device != "host" && device != "cuda") fail("--device ", device, ": must be host or cuda");
+    spec.device = device;
+  }
+  if (pack != 0) {
+    if (pack < 1 || pack > 4096) fail("--pack ", pack, ": must be between 1 and 4096");
+    if (pack > 1 && spec.model != ModelKind::autoencoder) {
+      fail("--pack ", pack, ": model '", spec.model_name, "' does not train in packs (only the autoencoder does)");
+    }
+    spec.pack = pack;
+  }
 }
 
 std::vector<std::string> unrecorded_differences(const std::string& stored_text, const std::string& text) {

@@ -92,6 +92,9 @@ struct Spec {
   // [parallel]
   std::int64_t max_examples_per_rank = 0;  // a trial with B above this runs on a team; 0 = no limit
   bool balance_teams = true;  // the planner may give trials bigger teams to balance the makespan
+  // Most trials a rank trains together as one pack (train::train_pack; fewer where memory or the
+  // compatible trials left are short); 1 = one trial at a time. Autoencoder only.
+  std::int64_t pack = 1;
 
   // [analysis]
   std::int32_t best_k = 0;  // best k of n seeds; 0 until validated: then n
@@ -101,6 +104,10 @@ struct Spec {
 Spec parse_spec(const std::string& text, const std::string& source_path);
 // Reads the file, then parse_spec. Relative data paths are resolved against the file's folder.
 Spec load_spec(const std::string& path);
+
+// Command-line overrides of a loaded spec (`--device`, `--pack`): empty / 0 leave the spec's value.
+// Throws Error naming the option when the value does not fit the spec.
+void apply_overrides(Spec& spec, const std::string& device, std::int64_t pack);
 
 // The sections a trial's result depends on that a sweep file's hyperparameter columns do not
 // record ([model], [data], [evaluation]) whose TOML differs between two spec texts (an absent

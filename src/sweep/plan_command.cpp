@@ -49,7 +49,7 @@ CostModel calibrate_on(const CostModel& model, const std::string& path) {
 
 int plan_command(const std::string& spec_path, const PlanOptions& options, std::ostream& out) {
   spec::Spec spec = spec::load_spec(spec_path);
-  if (!options.device.empty()) spec.device = options.device;
+  spec::apply_overrides(spec, options.device, options.pack);
   spec::DataShape shape = nominal_data_shape(spec);
   std::int64_t classes_or_vocabulary = 0;
   std::string data_note;

@@ -2,6 +2,7 @@
 // without training (and without MPI beyond the calling rank).
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 
@@ -11,6 +12,7 @@ struct PlanOptions {
   int ranks = 1;
   std::string calibration_file;  // a finished sweep file to fit the cost model's rate to; optional
   std::string device;            // overrides the spec's [sweep] device when not empty
+  std::int64_t pack = 0;         // overrides the spec's [parallel] pack when not 0
 };
 
 // Prints the plan of the spec at `spec_path` to `out`; throws Error naming the problem.

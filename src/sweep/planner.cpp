@@ -723,6 +723,53 @@ std::vector<Job> without_size(const std::vector<Job>& jobs, int size) {
   return result;
 }
 
+// Packs (see Plan::pack): reorders the one-rank classes by shape and predicts them again.
+void apply_packs(Plan& plan, const spec::Spec& spec, const std::vector<spec::Trial>& trials, const CostModel& cost) {
+  const std::int64_t pack = spec.pack;
+  plan.pack = pack;
+  for (TeamClass& cls : plan.classes) {
+    if (cls.team_size != 1) continue;
+    std::vector<std::vector<std::int64_t>> shapes;  // in order of their first (longest) trial
+    for (std::int64_t t : cls.trials) {
+      auto same = std::find_if(shapes.begin(), shapes.end(),
+                               [&](const auto& shape) { return spec::packs_with(trials[shape.front()], trials[t]); });
+      if (same == shapes.end()) same = shapes.insert(shapes.end(), std::vector<std::int64_t>{});
+      same->push_back(t);
+    }
+    plan.pack_shapes += static_cast<std::int64_t>(shapes.size());
+    cls.trials.clear();
+    for (const auto& shape : shapes) cls.trials.insert(cls.trials.end(), shape.begin(), shape.end());
+    // Lanes: each rank's pack slots, each taking the next trial when free.
+    std::priority_queue<double, std::vector<double>, std::greater<double>> free_at;
+    for (std::int64_t lane = 0; lane < cls.teams * pack; ++lane) free_at.push(0.0);
+    cls.predicted_seconds = 0;
+    for (std::int64_t t : cls.trials) {
+      double& seconds = plan.trial_seconds[static_cast<std::size_t>(t)];
+      seconds = static_cast<double>(pack) * seconds -
+                static_cast<double>((pack - 1) * trials[t].steps) * cost.step_overhead_seconds;
+      const double done = free_at.top() + seconds;
+      free_at.pop();
+      free_at.push(done);
+      cls.predicted_seconds = std::max(cls.predicted_seconds, done);
+    }
+  }
+  plan.makespan_seconds = plan.total_rank_seconds = 0;
+  double longest = 0;
+  for (const TeamClass& cls : plan.classes) {
+    plan.makespan_seconds = std::max(plan.makespan_seconds, cls.predicted_seconds);
+    for (std::int64_t t : cls.trials) {
+      const double seconds = plan.trial_seconds[static_cast<std::size_t>(t)];
+      // A packed trial holds 1/pack of its rank.
+      plan.total_rank_seconds += cls.team_size == 1 ? seconds / static_cast<double>(pack) : cls.team_size * seconds;
+      longest = std::max(longest, cls.team_size == 1 ? seconds / static_cast<double>(pack) : seconds);
+    }
+  }
+  plan.lower_bound_seconds = std::max(plan.total_rank_seconds / plan.ranks, longest);
+  plan.any_layout_lower_bound_seconds = std::min(plan.any_layout_lower_bound_seconds, plan.lower_bound_seconds);
+  plan.efficiency =
+      plan.makespan_seconds > 0 ? std::min(1.0, plan.lower_bound_seconds / plan.makespan_seconds) : 1.0;
+}
+
 }  // namespace
 
 Plan make_plan(const spec::Spec& spec, const std::vector<spec::Trial>& trials, const std::vector<std::int64_t>& to_run,
@@ -809,6 +856,7 @@ Plan make_plan(const spec::Spec& spec, const std::vector<spec::Trial>& trials, c
   // At most 1 but for rounding (the two sums run in different orders).
   plan.efficiency =
       plan.makespan_seconds > 0 ? std::min(1.0, plan.lower_bound_seconds / plan.makespan_seconds) : 1.0;
+  if (spec.pack > 1) apply_packs(plan, spec, trials, cost);
   return plan;
 }
 
@@ -862,6 +910,11 @@ std::string plan_report(const Plan& plan, const spec::Spec& spec, const std::vec
                                                ? 100 * plan.any_layout_lower_bound_seconds / plan.makespan_seconds
                                                : 100.0),
                             " % against any layout)"));
+  if (plan.pack > 1) {
+    line("packs", concat("up to ", plan.pack, " trials per rank trained together (one packed step), ",
+                         plan.pack_shapes, " trial shape(s) (batch, microbatch, momentum, L2); predicted times are a "
+                         "trial's in a full pack, ", plan.pack, " × its compute plus the step overhead once"));
+  }
   line("evaluation", plan.team_evaluates ? "split over each team's members"
                                          : "on each team's leader while the other members wait");
   line("cost model", plan.cost_source);

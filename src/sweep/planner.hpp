@@ -88,6 +88,13 @@ struct Plan {
   int idle_ranks = 0;                 // the last idle_ranks world ranks belong to no team
   std::int64_t parameters = 0;        // the model's parameter count the plan assumed
   std::string cost_source;            // CostModel::source, for the report
+  // Packs ([parallel].pack > 1): the most trials one rank trains together, and the number of trial
+  // shapes (spec::packs_with) among the trials to run. Then each class of one-rank teams lists the
+  // trials of one shape together (shapes in the order of their longest trial, longest first
+  // within), trial_seconds is a trial's time in a full pack, and the makespan is list scheduling
+  // over teams × pack lanes (see make_plan).
+  std::int64_t pack = 1;
+  std::int64_t pack_shapes = 0;
   bool team_evaluates = false;        // CostModel::team_evaluates, for the report
 
   struct Placement {
@@ -102,7 +109,10 @@ struct Plan {
 // <= ranks), ascending. Always starts with 1.
 std::vector<int> allowed_team_sizes(const spec::Trial& trial, int ranks);
 
-// The plan for running `to_run` (indices into `trials`) on `ranks` ranks. Throws Error when a
+// The plan for running `to_run` (indices into `trials`) on `ranks` ranks. With packs the layout is
+// chosen as without them, then the one-rank classes are reordered and predicted again: a trial in a
+// pack of P takes P times its compute (the packed step computes every copy) and shares the step
+// overhead, P·t − (P − 1)·steps·overhead. Throws Error when a
 // trial's batch cannot meet [parallel].max_examples_per_rank on an allowed team of at most
 // `ranks` ranks. The algorithm is described in
 // planner.cpp; it is deterministic and takes about a second for 10^5 trials on 10^5 ranks.

@@ -3,6 +3,7 @@
 // until none are left; rank 0 reports progress from the shared progress counters.
 #include "sweep/runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "comm/gradient_reducer.hpp"
+#include "comm/node_ranks.hpp"
 #include "comm/shared_counters.hpp"
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
@@ -180,9 +182,36 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   RunSummary local;
   TimeSplit& time = local.time;
   time.setup = seconds_since(start);
+  // The team leader writes an ended trial to the file and counts it.
+  const auto record = [&](const spec::Trial& trial, const spec::TrialOutcome& outcome, int split) {
+    const Clock::time_point write_start = Clock::now();
+    file->write_outcome(trial, outcome, comm.rank(), split);
+    time.hdf5 += seconds_since(write_start);
+    counters.fetch_add(classes + kFinished, 1);
+    counters.fetch_add(classes + kFinishedMilliseconds,
+                       static_cast<std::int64_t>(1000 * plan.trial_seconds[trial.index]));
+    ++local.trials;
+    local.finished += outcome.status == spec::TrialStatus::finished;
+    local.diverged += outcome.status == spec::TrialStatus::diverged;
+    local.failed += outcome.status == spec::TrialStatus::failed;
+    const double metric = outcome.curve.empty() ? NAN : outcome.curve.back().test_metric;
+    log::debug("trial ", trial.index, " (", describe(trial), ", team of ", split, "): ", spec::name(outcome.status),
+               " after ", outcome.steps_completed, "/", trial.steps, " steps in ", outcome.wall_seconds,
+               " s, test metric ", metric, outcome.message.empty() ? "" : " — ", outcome.message);
+  };
+  const auto failed = [&](const spec::Trial& trial, const std::exception& e, double seconds) {
+    spec::TrialOutcome outcome;
+    outcome.status = spec::TrialStatus::failed;
+    outcome.message = concat("rank ", comm.rank(), ": ", e.what());
+    outcome.wall_seconds = seconds;
+    outcome.examples_per_second = NAN;
+    log::error("trial ", trial.index, " (", describe(trial), ") failed: ", e.what());
+    return outcome;
+  };
   if (place.class_index >= 0) {
     const TeamClass& team_class = plan.classes[place.class_index];
-    for (;;) {
+    // The leader takes the class's next trial; the team learns it by broadcast. -1: none left.
+    const auto claim = [&]() -> std::int64_t {
       const Clock::time_point claim_start = Clock::now();
       std::int64_t trial_index = -1;
       if (leader) {
@@ -191,48 +220,75 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
       }
       if (team_size > 1) team_comm.broadcast(&trial_index, sizeof trial_index, 0);
       time.scheduling += seconds_since(claim_start);
-      if (trial_index < 0) break;
-      const spec::Trial& trial = trials[trial_index];
-      const int split = plan.team_size[trial_index];
-      if (place.member >= split) continue;  // a padded trial: the first `split` members run it
-      batch_size = trial.batch_size;
-      train::TrialContext context{*backend, *data, spec, *reducer_for(split), after_step};
-      spec::TrialOutcome outcome;
-      const Clock::time_point trial_start = Clock::now();
-      try {
-        outcome = train::train_trial(trial, context);
-      } catch (const std::exception& e) {
-        if (split > 1) {
-          // The team's other members are inside a collective of this trial: end the job (its
-          // committed trials are safe; --resume reruns the rest).
-          log::error("trial ", trial.index, " (", describe(trial), ") failed on team member ", place.member,
-                     ": ", e.what(), " (aborting the job; --resume continues it)");
-          MPI_Abort(comm.get(), 3);
+      return trial_index;
+    };
+    if (plan.pack > 1 && team_size == 1) {
+      // Packs: trials that spec::packs_with the pack's first join it as slots free up (the class
+      // list keeps them together, planner.hpp); the first that does not waits for the next pack.
+      const std::size_t free_bytes =
+          backend->free_memory_bytes() / (backend->host_addressable() ? comm::launcher_ranks_per_node() : 1);
+      std::int64_t waiting = claim();
+      while (waiting >= 0) {
+        const spec::Trial& first = trials[waiting];
+        train::PackContext context{*backend, *data, spec, train::pack_copies(spec, first, free_bytes)};
+        std::vector<const spec::Trial*> in_pack;  // claimed, not yet ended
+        bool given_first = false;
+        waiting = -1;
+        context.next = [&]() -> const spec::Trial* {
+          if (waiting >= 0) return nullptr;
+          const std::int64_t index = given_first ? claim() : first.index;
+          given_first = true;
+          if (index < 0) return nullptr;
+          if (!spec::packs_with(trials[index], first)) {
+            waiting = index;
+            return nullptr;
+          }
+          in_pack.push_back(&trials[index]);
+          return in_pack.back();
+        };
+        context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
+          in_pack.erase(std::find(in_pack.begin(), in_pack.end(), &trial));
+          record(trial, outcome, 1);
+        };
+        context.after_step = [&] {
+          batch_size = first.batch_size * static_cast<std::int64_t>(in_pack.size());  // examples of the step
+          after_step();
+        };
+        const Clock::time_point pack_start = Clock::now();
+        try {
+          train::train_pack(context);
+        } catch (const std::exception& e) {  // every trial still in the pack failed with it
+          for (const spec::Trial* trial : std::vector<const spec::Trial*>(in_pack)) {
+            record(*trial, failed(*trial, e, seconds_since(pack_start)), 1);
+          }
         }
-        outcome = spec::TrialOutcome{};
-        outcome.status = spec::TrialStatus::failed;
-        outcome.message = concat("rank ", comm.rank(), ": ", e.what());
-        outcome.wall_seconds = seconds_since(trial_start);
-        outcome.examples_per_second = NAN;
-        log::error("trial ", trial.index, " (", describe(trial), ") failed: ", e.what());
+        time.training += seconds_since(pack_start);
+        if (waiting < 0) waiting = claim();
       }
-      time.training += seconds_since(trial_start);
-      if (!leader) continue;
-      const Clock::time_point write_start = Clock::now();
-      file->write_outcome(trial, outcome, comm.rank(), split);
-      time.hdf5 += seconds_since(write_start);
-      counters.fetch_add(classes + kFinished, 1);
-      counters.fetch_add(classes + kFinishedMilliseconds,
-                         static_cast<std::int64_t>(1000 * plan.trial_seconds[trial_index]));
-      ++local.trials;
-      local.finished += outcome.status == spec::TrialStatus::finished;
-      local.diverged += outcome.status == spec::TrialStatus::diverged;
-      local.failed += outcome.status == spec::TrialStatus::failed;
-      const double metric = outcome.curve.empty() ? NAN : outcome.curve.back().test_metric;
-      log::debug("trial ", trial.index, " (", describe(trial), ", team of ", split, "): ",
-                 spec::name(outcome.status), " after ", outcome.steps_completed, "/", trial.steps, " steps in ",
-                 outcome.wall_seconds, " s, test metric ", metric, outcome.message.empty() ? "" : " — ",
-                 outcome.message);
+    } else {
+      for (std::int64_t trial_index = claim(); trial_index >= 0; trial_index = claim()) {
+        const spec::Trial& trial = trials[trial_index];
+        const int split = plan.team_size[trial_index];
+        if (place.member >= split) continue;  // a padded trial: the first `split` members run it
+        batch_size = trial.batch_size;
+        train::TrialContext context{*backend, *data, spec, *reducer_for(split), after_step};
+        spec::TrialOutcome outcome;
+        const Clock::time_point trial_start = Clock::now();
+        try {
+          outcome = train::train_trial(trial, context);
+        } catch (const std::exception& e) {
+          if (split > 1) {
+            // The team's other members are inside a collective of this trial: end the job (its
+            // committed trials are safe; --resume reruns the rest).
+            log::error("trial ", trial.index, " (", describe(trial), ") failed on team member ", place.member,
+                       ": ", e.what(), " (aborting the job; --resume continues it)");
+            MPI_Abort(comm.get(), 3);
+          }
+          outcome = failed(trial, e, seconds_since(trial_start));
+        }
+        time.training += seconds_since(trial_start);
+        if (leader) record(trial, outcome, split);
+      }
     }
   }
   // Rank 0 keeps reporting until every trial is in.

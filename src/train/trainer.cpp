@@ -9,6 +9,7 @@
 #include "nn/models/lstm_lm.hpp"
 #include "nn/models/resnet.hpp"
 #include "nn/models/wide_resnet.hpp"
+#include "spec/model_size.hpp"
 #include "train/gradient_accumulator.hpp"
 #include "train/lr_schedule.hpp"
 #include "train/optimizer.hpp"
@@ -306,6 +307,31 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
     evaluate_if_due();
   }
   return record.finish();
+}
+
+std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial) {
+  if (spec.model != spec::ModelKind::autoencoder) fail("only the autoencoder trains in packs");
+  const auto& widths = nn::Autoencoder::kWidths;
+  const std::int64_t parameters = spec::parameter_count(spec);
+  const std::int64_t microbatches = (trial.batch_size + trial.microbatch - 1) / trial.microbatch;
+  std::int64_t tree_levels = 0;  // GradientAccumulator: its levels and carry
+  if (microbatches > 1) {
+    for (tree_levels = 2; (std::int64_t{1} << (tree_levels - 2)) < microbatches;) ++tree_levels;
+  }
+  const std::int64_t buffers = 2 + (trial.momentum != 0 ? 1 : 0) + tree_levels;  // values, gradients, …
+  std::int64_t activations = 0;
+  for (std::size_t l = 1; l < widths.size(); ++l) activations += widths[l];
+  activations += 2 * *std::max_element(widths.begin(), widths.end());  // the gradient ping-pong
+  const std::int64_t rows = std::max(trial.microbatch, kEvaluationRows);
+  const std::int64_t staged = microbatches * trial.microbatch * (widths.front() + 1);  // features, row ids
+  return static_cast<std::size_t>(4 * (buffers * parameters + rows * activations + staged) + 8 * microbatches);
+}
+
+std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes) {
+  if (spec.pack <= 1) return 1;
+  const auto fit = static_cast<std::int64_t>(0.8 * static_cast<double>(free_bytes) /
+                                             static_cast<double>(pack_copy_bytes(spec, trial)));
+  return std::max<std::int64_t>(1, std::min(spec.pack, fit));
 }
 
 void train_pack(PackContext& context) {

@@ -129,6 +129,12 @@ struct PackContext {
   std::optional<bool> record_steps = std::nullopt;
 };
 
+// Bytes one copy of a pack of `trial`'s model takes (parameters, gradients, velocity, the gradient
+// tree, activations and staged batches), and the copies to use: spec.pack, or as many as fit in
+// 80 % of `free_bytes` if fewer (at least 1).
+std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial);
+std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes);
+
 // Trains trials in a pack of `copies` slots until next() has no more and every slot is done: each
 // slot trains its trial to its own budget, steps, schedule and evaluation points, and then takes
 // the next trial (its copy re-initialised from that trial's seed). A diverged trial leaves its slot

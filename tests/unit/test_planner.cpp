@@ -507,5 +507,47 @@ TEST(Planner, ReportSaysWhatWillHappen) {
   EXPECT_NE(gpu_report.find("assumed, not measured"), std::string::npos) << gpu_report;
 }
 
+// Packs ([parallel] pack): the one-rank class lists each shape's trials together, a trial's time is
+// its time in a full pack (P × compute, the step overhead once), the makespan schedules teams × P
+// lanes; where steps are overhead-bound (a GPU's launches) packing shortens the sweep.
+TEST(Planner, PacksGroupTrialsByShapeAndShareTheStepOverhead) {
+  spec::Spec s;  // autoencoder
+  const spec::DataShape data{1000, 500};
+  const sweep::CostModel cost{1e13, 0.01, 1e8, 1e-4, "test"};
+  std::vector<spec::Trial> trials;
+  std::vector<std::int64_t> all;
+  std::mt19937 random(7);
+  for (std::int64_t i = 0; i < 60; ++i) {
+    const std::int64_t batch = random() % 2 ? 16 : 64;
+    trials.push_back(make_trial(i, batch, batch, 20 + static_cast<std::int64_t>(random() % 200)));
+    trials.back().momentum = random() % 2 ? 0.9 : 0.0;
+    all.push_back(i);
+  }
+  const sweep::Plan alone = sweep::make_plan(s, trials, all, 3, data, 1000, cost);
+  s.pack = 4;
+  const sweep::Plan packed = sweep::make_plan(s, trials, all, 3, data, 1000, cost);
+  EXPECT_EQ(packed.pack, 4);
+  EXPECT_EQ(packed.pack_shapes, 4);  // B ∈ {16, 64} × momentum ∈ {0, 0.9}
+  ASSERT_EQ(packed.classes.size(), 1u);
+  std::vector<std::int64_t> listed = packed.classes[0].trials;
+  std::vector<const spec::Trial*> shapes_done;  // each shape's trials in one run
+  for (std::size_t k = 0; k < listed.size(); ++k) {
+    const spec::Trial& trial = trials[listed[k]];
+    if (k > 0 && spec::packs_with(trials[listed[k - 1]], trial)) continue;
+    for (const spec::Trial* done : shapes_done) EXPECT_FALSE(spec::packs_with(*done, trial)) << "shape split at " << k;
+    shapes_done.push_back(&trial);
+  }
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, all);
+  for (std::int64_t t : all) {
+    EXPECT_NEAR(packed.trial_seconds[t], 4 * alone.trial_seconds[t] - 3 * trials[t].steps * 0.01,
+                1e-12 * packed.trial_seconds[t]);
+  }
+  EXPECT_LT(packed.makespan_seconds, 0.5 * alone.makespan_seconds);
+  EXPECT_LE(packed.lower_bound_seconds, packed.makespan_seconds * (1 + 1e-12));
+  const std::string report = sweep::plan_report(packed, s, trials);
+  EXPECT_NE(report.find("up to 4 trials per rank trained together"), std::string::npos) << report;
+}
+
 }  // namespace
 }  // namespace sgdsweep

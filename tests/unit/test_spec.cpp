@@ -123,6 +123,24 @@ TEST(Spec, DeviceOptions) {
                {"[sweep].device", "\"host\" or \"cuda\""});
 }
 
+TEST(Spec, PackIsTheAutoencodersOnly) {
+  EXPECT_EQ(parse_spec(kValid, "unit.toml").pack, 1);
+  auto spec = parse_spec(kValid + std::string("\n[parallel]\npack = 16\n"), "unit.toml");
+  EXPECT_EQ(spec.pack, 16);
+  apply_overrides(spec, "cuda", 64);
+  EXPECT_EQ(spec.pack, 64);
+  EXPECT_EQ(spec.device, "cuda");
+  apply_overrides(spec, "", 0);  // nothing given: nothing changes
+  EXPECT_EQ(spec.pack, 64);
+  expect_error([] { parse_spec(kValid + std::string("\n[parallel]\npack = 0\n"), "unit.toml"); },
+               {"[parallel].pack", "between 1 and 4096"});
+  const std::string wrn = replace(kValid, "name = \"autoencoder\"\ninit = \"glorot\"", "name = \"wrn-16-4\"");
+  expect_error([&] { parse_spec(wrn + "\n[parallel]\npack = 2\n", "unit.toml"); },
+               {"[parallel].pack", "only the autoencoder"});
+  auto wide_resnet = parse_spec(wrn, "unit.toml");
+  expect_error([&] { apply_overrides(wide_resnet, "", 2); }, {"--pack 2", "only the autoencoder"});
+}
+
 TEST(Spec, NegativeBatchSizeNamesTheEntry) {
   expect_error([] { parse_spec(replace(kValid, "[64, 16]", "[64, -16]"), "unit.toml"); },
                {"unit.toml:27:", "[grid].batch_sizes", "[1] = -16", "must be positive"});
