@@ -5,7 +5,10 @@
 // (with --cifar) WRN-16-4 with ghost batch norm at B = 128; and one autoencoder evaluation pass
 // over a 500-row chunk as the task's evaluate() runs it.
 //
-// Usage: sgdsweep-bench-autoencoder [--data DIR] [--cifar DIR] [--device host|cuda] [--benchmark_* flags]
+// And (issue #9) packed steps: P trials trained together, at B = 16, 64, 128 for each P of --packs.
+//
+// Usage: sgdsweep-bench-autoencoder [--data DIR] [--cifar DIR] [--device host|cuda] [--packs 1,8,64]
+//        [--benchmark_* flags]
 //   DIR is an MNIST-layout folder (train-images-idx3-ubyte[.gz], t10k-images-idx3-ubyte[.gz]);
 //   default $SGDSWEEP_BENCH_DATA, else /usr/share/datasets/fashion-mnist. --cifar names a
 //   CIFAR-10 binary folder (data_batch_1..5.bin, test_batch.bin); without it WRN-16-4 is skipped.
@@ -81,6 +84,43 @@ void train_step(benchmark::State& state, ops::Backend& backend, const std::strin
   if (!std::isfinite(minibatch_loss)) state.SkipWithError("non-finite training loss");
 }
 
+// One packed step per iteration (issue #9): P autoencoder trials at batch B (the demo spec's trial
+// with seeds 0 … P−1) as the copies of one model, stepped together by the trainer's StepRunner
+// over the pack as train_pack runs it (recorded and replayed on a GPU). trial_steps_per_second =
+// P × packed steps per second: the sweep throughput. P = 1 is the packed path with one copy.
+void pack_step(benchmark::State& state, ops::Backend& backend, const std::string& folder) {
+  const std::int64_t batch = state.range(0), copies = state.range(1);
+  spec::Spec spec = spec::parse_spec(autoencoder_spec(folder, batch, backend.name()), "<bench>");
+  spec.seeds = static_cast<std::int32_t>(copies);
+  const std::unique_ptr<train::TaskData> task = train::load_task_data(spec, backend);
+  const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
+  const std::unique_ptr<nn::Model> model = train::make_model(spec, trials.at(0), *task, backend, copies);
+  const std::unique_ptr<train::PackBatches> batches = task->pack_batches(copies, trials[0].microbatch);
+  for (std::int64_t c = 0; c < copies; ++c) {
+    model->initialize(c, trials[c].seed);
+    batches->assign(c, &trials[c]);
+  }
+  train::StepRunner runner(trials[0], *model, *batches, backend);
+  std::vector<std::int64_t> steps(static_cast<std::size_t>(copies), 0);
+  const std::vector<double> rates(static_cast<std::size_t>(copies), trials[0].learning_rate);
+  const auto step = [&] {
+    const std::vector<double>& losses = runner.run_pack(steps, rates);
+    for (std::int64_t& s : steps) ++s;
+    double mean = 0;
+    for (double loss : losses) mean += loss / static_cast<double>(copies);
+    return mean;
+  };
+  double mean_loss = step();  // unrecorded warm-up (sizes scratch)
+  for (auto _ : state) mean_loss = step();
+  backend.synchronize();
+  const auto trial_steps = static_cast<double>(state.iterations() * copies);
+  state.SetItemsProcessed(state.iterations() * copies * batch);
+  state.counters["trial_steps_per_second"] = benchmark::Counter(trial_steps, benchmark::Counter::kIsRate);
+  state.counters["loss"] = mean_loss;
+  state.counters["recorded"] = runner.recorded() ? 1 : 0;
+  if (!std::isfinite(mean_loss)) state.SkipWithError("non-finite training loss");
+}
+
 // One evaluation chunk per iteration, as the trainer evaluates: the task's evaluate() over the
 // first `rows` training images (one chunk of kEvaluationRows): gather, forward, sums download.
 void evaluate_chunk(benchmark::State& state, ops::Backend& backend, const std::string& folder) {
@@ -124,6 +164,7 @@ int run(int& argc, char** argv) {
                                                                              : "/usr/share/datasets/fashion-mnist");
   const std::string cifar = take_flag(argc, argv, "cifar", "");
   const std::string device = take_flag(argc, argv, "device", "host");
+  const std::string packs = take_flag(argc, argv, "packs", "1,8");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
@@ -164,6 +205,17 @@ int run(int& argc, char** argv) {
         ->Arg(128)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
+  }
+  auto* packed = benchmark::RegisterBenchmark("sgdsweep::autoencoder_pack_step", pack_step, std::ref(*backend), folder)
+                     ->ArgNames({"B", "P"})
+                     ->UseRealTime()
+                     ->Unit(benchmark::kMillisecond);
+  for (const std::int64_t batch : {16, 64, 128}) {
+    for (std::size_t at = 0; at < packs.size();) {
+      const std::size_t comma = std::min(packs.find(',', at), packs.size());
+      packed->Args({batch, std::stoll(packs.substr(at, comma - at))});
+      at = comma + 1;
+    }
   }
   benchmark::RegisterBenchmark("sgdsweep::autoencoder_evaluate", evaluate_chunk,
                                std::ref(*backend), folder)

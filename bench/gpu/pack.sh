@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs what bench/gpu/session.sh needs on the GPU machine (which has no Debian packages) into
 # gpu-carry/bundle.tar.xz, ignored by git (.git/info/exclude) and carried by the device tool:
-# the unit-test, throughput and trial-curve binaries of a CUDA build, every shared library they load except
+# the unit-test, throughput, trial-curve and pack-study binaries of a CUDA build, every shared library they load except
 # cuBLAS and cuDNN (too large to carry; session.sh takes them from the GPU machine's PyTorch
 # wheels, whose sonames match: libcublas.so.13, libcudnn.so.9), the C/C++ runtimes and dynamic
 # loader of this machine (session.sh falls back to them when the GPU machine's glibc or
@@ -18,7 +18,8 @@ cd "$root"
 build=${BUILD_DIR:-build/default}
 fashion=${FASHION:-/usr/share/datasets/fashion-mnist}
 cifar=${CIFAR:-data/cifar-10-batches-bin}
-binaries=("$build/tests/sgdsweep_unit_tests" "$build/bench/sgdsweep-bench-autoencoder" "$build/bench/sgdsweep-trial-curve")
+binaries=("$build/tests/sgdsweep_unit_tests" "$build/bench/sgdsweep-bench-autoencoder" "$build/bench/sgdsweep-trial-curve"
+          "$build/bench/sgdsweep-pack-study")
 for binary in "${binaries[@]}"; do
   [[ -x $binary ]] || { echo "pack.sh: $binary is missing: build first (cmake --build --preset default)" >&2; exit 1; }
 done

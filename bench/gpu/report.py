@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Turns a bench/gpu/session.sh folder into report.md: the unit tests that ran on the GPU, and
+"""Turns a bench/gpu/session.sh folder into report.md: the unit tests that ran on the GPU,
 sgdsweep's training throughput beside PyTorch eager on the same GPU (ratio, and each side's share
-of the GPU's FP32 peak, from the models' exact FLOP counts).
+of the GPU's FP32 peak, from the models' exact FLOP counts), and (issue #9) the sweep throughput of
+packed autoencoder trials against one trial at a time and against PyTorch eager one trial per GPU,
+with the packed study's wall time beside the planner's prediction.
 
   python3 bench/gpu/report.py OUT_DIR
 """
@@ -42,6 +44,43 @@ def load(path):
         return None
 
 
+def pack_section(folder, theirs):
+    """Issue #9: trial-steps/s of packs of P trials (packed.json) against P = 1 and PyTorch eager."""
+    packed = {}
+    for b in (load(os.path.join(folder, "packed.json")) or {"benchmarks": []})["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"] if "run_name" in b else b["name"]
+        if "autoencoder_pack_step" not in name or "trial_steps_per_second" not in b:
+            continue
+        fields = dict(part.split(":") for part in name.split("/")[1:] if ":" in part)  # B:16/P:8
+        packed.setdefault((int(fields["B"]), int(fields["P"])), b["trial_steps_per_second"])
+    if not packed:
+        return []
+    lines = ["", "## Packs (issue #9): autoencoder trial-steps per second", "",
+             "| B | one trial at a time (P = 1) | packed: best P | packed trial-steps/s | PyTorch eager, one trial per GPU | packed ÷ PyTorch (goal 20×) | packed ÷ P = 1 |",
+             "|---|---|---|---|---|---|---|"]
+    for batch in sorted({b for b, _ in packed}):
+        alone = packed.get((batch, 1))
+        best_p, best = max(((p, r) for (b, p), r in packed.items() if b == batch), key=lambda item: item[1])
+        torch_examples = theirs.get(("autoencoder_train_step", batch))
+        torch_steps = torch_examples / batch if torch_examples else None
+        cell = lambda x: f"{x:.0f}" if x else "–"
+        lines.append(f"| {batch} | {cell(alone)} | {best_p} | {cell(best)} | {cell(torch_steps)} | "
+                     + (f"{best / torch_steps:.1f}× | " if torch_steps else "– | ")
+                     + (f"{best / alone:.1f}× |" if alone else "– |"))
+    lines += ["", "All P measured: " + ", ".join(f"B={b} P={p}: {r:.0f}" for (b, p), r in sorted(packed.items())) + "."]
+    study = load(os.path.join(folder, "pack-study.json"))
+    if study:
+        lines += ["", f"Packed study ({study['spec']}, packs of up to {study['pack']}): {study['trials']} trials "
+                  f"({study['finished']} finished, {study['diverged']} diverged, {study['failed']} failed), "
+                  f"{study['trial_steps']} trial-steps in {study['wall_seconds']:.1f} s = "
+                  f"{study['device_hours']:.4f} GPU-hours ({study['trial_steps_per_second']:.0f} trial-steps/s); "
+                  f"the planner predicted {study['predicted_seconds']:.1f} s and {study['predicted_device_hours']:.4f} "
+                  f"GPU-hours ({study['cost_model']})."]
+    return lines
+
+
 def main(folder):
     device = open(os.path.join(folder, "device.txt")).read() if os.path.exists(os.path.join(folder, "device.txt")) else ""
     peak = next((p for name, p in PEAKS if name in device), None)
@@ -53,7 +92,7 @@ def main(folder):
         name = b["run_name"] if "run_name" in b else b["name"]
         ours.setdefault(name, b["items_per_second"])  # the median when there are repetitions
     theirs = {}
-    for file in ("pytorch_autoencoder.json", "pytorch_wrn.json"):
+    for file in ("pytorch_autoencoder.json", "pytorch_autoencoder_b64.json", "pytorch_wrn.json"):
         for b in (load(os.path.join(folder, file)) or {"benchmarks": []})["benchmarks"]:
             if "batch_size" in b:
                 theirs[(b["name"].split("::")[1], b["batch_size"])] = b["examples_per_second"]
@@ -77,6 +116,7 @@ def main(folder):
         lines[-1] += (f"{b:.0f} | " if b else "– | ") + (f"{a / b:.2f}× | " if a and b else "– | ") + f"{share(a)} | {share(b)} |"
     lines += ["", f"FLOPs per training example: autoencoder {autoencoder_flops() / 1e6:.1f} M, WRN-16-4 "
               f"{wrn_flops() / 1e9:.2f} G (3 × forward). Peak: {peak} TFLOP/s FP32." if peak else ""]
+    lines += pack_section(folder, theirs)
     with open(os.path.join(folder, "report.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -15,7 +15,11 @@
 #    GPU, which must agree bit for bit;
 # 5. throughput, sgdsweep --device cuda beside PyTorch eager on the same GPU, FP32 both: the
 #    autoencoder at B = 16, 128, 1024 and WRN-16-4 at B = 128 (bench/gpu/report.py: the ratios and
-#    the fraction of the GPU's FP32 peak).
+#    the fraction of the GPU's FP32 peak);
+# 6. packs (issue #9): autoencoder trial-steps/s at B = 16, 64, 128 in packs of P = 1, 8, 64
+#    against PyTorch eager one trial per GPU (its examples/s ÷ B), and the reduced study of 528
+#    trials (bench/gpu/pack-study.toml) trained in packs of 64 by sgdsweep-pack-study, its wall time
+#    beside the planner's prediction.
 # Libraries: the bundle's, plus cuBLAS and cuDNN from this machine's PyTorch wheels (nvidia/*/lib),
 # or from CUDA_LIBS when set. Each step runs even if an earlier one failed; the exit status says
 # whether all passed.
@@ -86,6 +90,13 @@ step pytorch_autoencoder "$python" bench/pytorch_autoencoder.py --device cuda --
   --min-time "$min_time" --out "$out/pytorch_autoencoder.json"
 step pytorch_wrn "$python" bench/gpu/pytorch_wrn.py --device cuda --cifar "$data/cifar10" --deterministic \
   --min-time "$min_time" --out "$out/pytorch_wrn.json"
+step pack_throughput run "$bundle/bin/sgdsweep-bench-autoencoder" --device cuda --data "$data/fashion-mnist" \
+  --packs "${PACKS:-1,8,64}" --benchmark_filter=pack_step --benchmark_min_time="$min_time" \
+  --benchmark_out="$out/packed.json" --benchmark_out_format=json
+step pytorch_pack_baseline "$python" bench/pytorch_autoencoder.py --device cuda --data "$data/fashion-mnist" \
+  --batch-sizes 64 --no-evaluate --min-time "$min_time" --out "$out/pytorch_autoencoder_b64.json"
+step pack_study run "$bundle/bin/sgdsweep-pack-study" bench/gpu/pack-study.toml --device cuda \
+  --data "$data/fashion-mnist" --out "$out/pack-study.json"
 step report "$python" bench/gpu/report.py "$out"
 cat "$out/report.md" 2>/dev/null
 rm -rf "$bundle"

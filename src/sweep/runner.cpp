@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "comm/gradient_reducer.hpp"
@@ -199,7 +200,7 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
                " after ", outcome.steps_completed, "/", trial.steps, " steps in ", outcome.wall_seconds,
                " s, test metric ", metric, outcome.message.empty() ? "" : " — ", outcome.message);
   };
-  const auto failed = [&](const spec::Trial& trial, const std::exception& e, double seconds) {
+  const auto failed = [&](const spec::Trial& trial, const std::exception& e, double seconds) {  // its outcome
     spec::TrialOutcome outcome;
     outcome.status = spec::TrialStatus::failed;
     outcome.message = concat("rank ", comm.rank(), ": ", e.what());
@@ -223,48 +224,32 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
       return trial_index;
     };
     if (plan.pack > 1 && team_size == 1) {
-      // Packs: trials that spec::packs_with the pack's first join it as slots free up (the class
-      // list keeps them together, planner.hpp); the first that does not waits for the next pack.
+      // Packs: the class list keeps each shape's trials together (planner.hpp); a pack's size is
+      // [parallel] pack or what fits in this rank's share of the free memory.
       const std::size_t free_bytes =
           backend->free_memory_bytes() / (backend->host_addressable() ? comm::launcher_ranks_per_node() : 1);
-      std::int64_t waiting = claim();
-      while (waiting >= 0) {
-        const spec::Trial& first = trials[waiting];
-        train::PackContext context{*backend, *data, spec, train::pack_copies(spec, first, free_bytes)};
-        std::vector<const spec::Trial*> in_pack;  // claimed, not yet ended
-        bool given_first = false;
-        waiting = -1;
-        context.next = [&]() -> const spec::Trial* {
-          if (waiting >= 0) return nullptr;
-          const std::int64_t index = given_first ? claim() : first.index;
-          given_first = true;
-          if (index < 0) return nullptr;
-          if (!spec::packs_with(trials[index], first)) {
-            waiting = index;
-            return nullptr;
-          }
-          in_pack.push_back(&trials[index]);
-          return in_pack.back();
-        };
-        context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
-          in_pack.erase(std::find(in_pack.begin(), in_pack.end(), &trial));
-          record(trial, outcome, 1);
-        };
-        context.after_step = [&] {
-          batch_size = first.batch_size * static_cast<std::int64_t>(in_pack.size());  // examples of the step
-          after_step();
-        };
-        const Clock::time_point pack_start = Clock::now();
-        try {
-          train::train_pack(context);
-        } catch (const std::exception& e) {  // every trial still in the pack failed with it
-          for (const spec::Trial* trial : std::vector<const spec::Trial*>(in_pack)) {
-            record(*trial, failed(*trial, e, seconds_since(pack_start)), 1);
-          }
+      train::PackContext context{*backend, *data, spec};
+      context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
+        if (outcome.status == spec::TrialStatus::failed) {
+          outcome = failed(trial, std::runtime_error(outcome.message), outcome.wall_seconds);
         }
-        time.training += seconds_since(pack_start);
-        if (waiting < 0) waiting = claim();
-      }
+        record(trial, outcome, 1);
+      };
+      context.after_step = [&](std::int64_t examples) {
+        batch_size = examples;
+        after_step();
+      };
+      // Training is the packs' time less the claims and the file writes made from inside them.
+      const Clock::time_point packs_start = Clock::now();
+      const double elsewhere = time.scheduling + time.hdf5;
+      train::train_in_packs(
+          context,
+          [&]() -> const spec::Trial* {
+            const std::int64_t index = claim();
+            return index < 0 ? nullptr : &trials[index];
+          },
+          [&](const spec::Trial& first) { return train::pack_copies(spec, first, free_bytes); });
+      time.training += seconds_since(packs_start) - (time.scheduling + time.hdf5 - elsewhere);
     } else {
       for (std::int64_t trial_index = claim(); trial_index >= 0; trial_index = claim()) {
         const spec::Trial& trial = trials[trial_index];

@@ -392,10 +392,55 @@ void train_pack(PackContext& context) {
     const Clock::time_point step_start = Clock::now();
     const std::vector<double>& losses = runner.run_pack(steps, rates);
     const double seconds = seconds_since(step_start);
+    std::int64_t trained = 0;
     for (std::int64_t c = 0; c < copies; ++c) {
-      if (slots[c]) slots[c]->add_step(steps[c], losses[c], seconds);
+      if (!slots[c]) continue;
+      slots[c]->add_step(steps[c], losses[c], seconds);
+      ++trained;
     }
-    if (context.after_step) context.after_step();
+    if (context.after_step) context.after_step(trained * first->batch_size);
+  }
+}
+
+void train_in_packs(PackContext context, const std::function<const spec::Trial*()>& claim,
+                    const std::function<std::int64_t(const spec::Trial&)>& copies_for) {
+  const auto report = context.done;
+  for (const spec::Trial* waiting = claim(); waiting;) {
+    const spec::Trial& first = *waiting;
+    std::vector<const spec::Trial*> in_pack;  // handed to the pack, not yet ended
+    bool given_first = false;
+    waiting = nullptr;
+    context.copies = copies_for(first);
+    context.next = [&]() -> const spec::Trial* {
+      if (waiting) return nullptr;
+      const spec::Trial* trial = given_first ? claim() : &first;
+      given_first = true;
+      if (!trial) return nullptr;
+      if (!spec::packs_with(*trial, first)) {
+        waiting = trial;
+        return nullptr;
+      }
+      in_pack.push_back(trial);
+      return trial;
+    };
+    context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
+      in_pack.erase(std::find(in_pack.begin(), in_pack.end(), &trial));
+      report(trial, std::move(outcome));
+    };
+    const Clock::time_point start = Clock::now();
+    try {
+      train_pack(context);
+    } catch (const std::exception& e) {
+      for (const spec::Trial* trial : std::vector<const spec::Trial*>(in_pack)) {
+        spec::TrialOutcome outcome;
+        outcome.status = spec::TrialStatus::failed;
+        outcome.message = e.what();
+        outcome.wall_seconds = seconds_since(start);
+        outcome.examples_per_second = NAN;
+        context.done(*trial, std::move(outcome));
+      }
+    }
+    if (!waiting) waiting = claim();
   }
 }
 

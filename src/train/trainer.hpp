@@ -125,7 +125,8 @@ struct PackContext {
   std::function<const spec::Trial*()> next;
   // Called as each trial ends (finished or diverged), with its outcome.
   std::function<void(const spec::Trial&, spec::TrialOutcome)> done;
-  std::function<void()> after_step = {};  // after every step of the pack
+  // After every step of the pack, with the examples it trained (batch size × trials in the pack).
+  std::function<void(std::int64_t)> after_step = {};
   std::optional<bool> record_steps = std::nullopt;
 };
 
@@ -141,5 +142,13 @@ std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::
 // at once; the rest go on. Each trial's outcome has the bits train_trial gives it; its times are
 // the pack's (wall time in the pack, examples of that trial per second of packed steps).
 void train_pack(PackContext& context);
+
+// Trains every trial `claim` hands out (nullptr: none left) in successive packs (train_pack): a
+// pack of copies_for(its first trial) slots takes the trials that spec::packs_with its first as
+// slots free up; the first that does not waits for the next pack. When a pack throws (no memory,
+// say), each of its trials still training ends as failed with the message, and the next pack goes
+// on. `context.next` is this function's; the rest of the context is used as given.
+void train_in_packs(PackContext context, const std::function<const spec::Trial*()>& claim,
+                    const std::function<std::int64_t(const spec::Trial&)>& copies_for);
 
 }  // namespace sgdsweep::train

@@ -86,6 +86,7 @@ step_loss_every = 3
     context.record_steps = record_steps;
     return train::train_trial(trial, context);
   }
+  void expect_packs_give_the_bits_alone(const std::vector<std::int64_t>& pack_sizes);
   sgdsweep::testing::TemporaryFolder folder_;
   std::unique_ptr<ops::Backend> backend_;
 };
@@ -205,7 +206,7 @@ TEST_F(TrainerTest, HugeRateIsRecordedAsDivergedWithItsCurveSoFar) {
 // up at different steps), diverging trials masked out (rate 2^60), momentum (each new trial's
 // velocity starts at zero), microbatches (the gradient tree over the pack), recorded steps, and
 // packs larger than the number of trials left (empty slots). The trials join in a shuffled order.
-TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) {
+void TrainerTest::expect_packs_give_the_bits_alone(const std::vector<std::int64_t>& pack_sizes) {
   for (const int microbatch : {0, 8}) {
     spec::Spec spec = make_spec(-5, "momentum", microbatch);
     spec.budgets = {0.5, 1.0};
@@ -220,7 +221,7 @@ TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) {
       alone.push_back(train::train_trial(trial, context));
     }
     EXPECT_EQ(alone[4].status, spec::TrialStatus::diverged);  // budget × rate × seed: rate 2^60, seed 0
-    for (const std::int64_t copies : {1, 3, 5}) {
+    for (const std::int64_t copies : pack_sizes) {
       std::vector<std::size_t> order(trials.size());
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
       std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<unsigned>(copies)));
@@ -232,7 +233,7 @@ TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) {
         ASSERT_FALSE(packed.at(trial.index)) << "trial " << trial.index << " done twice";
         packed[trial.index] = std::move(outcome);
       };
-      context.record_steps = copies == 3;
+      context.record_steps = copies % 2 == 1;  // recorded and op by op
       train::train_pack(context);
       for (std::size_t i = 0; i < trials.size(); ++i) {
         const std::string what = concat("microbatch ", microbatch, ", pack of ", copies, ", trial ", i);
@@ -252,6 +253,22 @@ TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) {
       }
     }
   }
+}
+
+TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) { expect_packs_give_the_bits_alone({1, 3, 4}); }
+
+// The same on the GPU, where the packed ops are batched launches (cuBLAS strided-batched GEMM, one
+// kernel over all copies) whose per-copy results must not depend on the pack.
+TEST_F(TrainerTest, CudaPackedTrialsGiveTheBitsOfEachTrialAlone) {
+  std::unique_ptr<ops::Backend> cuda;
+  try {
+    cuda = ops::make_backend("cuda");
+  } catch (const Error& e) {
+    GTEST_SKIP() << "no CUDA backend to test: " << e.what();
+  }
+  std::swap(backend_, cuda);
+  expect_packs_give_the_bits_alone({1, 5, 12});
+  std::swap(backend_, cuda);
 }
 
 TEST_F(TrainerTest, PackRefusesATrialOfAnotherShape) {
