@@ -56,11 +56,13 @@ __global__ void dot_partials(const float* x, const float* y, std::int64_t count,
   if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
+// Block s sums values[s·count … (s+1)·count) into out[s].
 __global__ void sum_doubles_kernel(const double* values, std::int64_t count, double* out) {
+  values += static_cast<std::int64_t>(blockIdx.x) * count;
   double sum = 0.0;
   for (std::int64_t i = threadIdx.x; i < count; i += kThreads) sum += values[i];
   const double total = block_sum<kThreads>(sum);
-  if (threadIdx.x == 0) *out = total;
+  if (threadIdx.x == 0) out[blockIdx.x] = total;
 }
 
 }  // namespace
@@ -190,25 +192,34 @@ void CudaBackend::fill(float* x, std::int64_t count, float value) {
 void CudaBackend::gemm(Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n,
                        std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
                        std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-  if (m == 0 || n == 0) return;
+  gemm_packed(1, transpose_a, transpose_b, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0);
+}
+
+void CudaBackend::gemm_packed(std::int64_t pack, Transpose transpose_a, Transpose transpose_b, std::int64_t m,
+                              std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
+                              std::int64_t stride_a, const float* b, std::int64_t ldb, std::int64_t stride_b,
+                              float beta, float* c, std::int64_t ldc, std::int64_t stride_c) {
+  if (m == 0 || n == 0 || pack == 0) return;
   constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
-  if (m > kIntMax || n > kIntMax || k > kIntMax || lda > kIntMax || ldb > kIntMax || ldc > kIntMax) {
-    fail("cuda backend: GEMM of ", m, "×", n, "×", k, " exceeds cuBLAS's 32-bit dimensions");
+  if (m > kIntMax || n > kIntMax || k > kIntMax || lda > kIntMax || ldb > kIntMax || ldc > kIntMax ||
+      pack > kIntMax) {
+    fail("cuda backend: GEMM of ", pack, " × ", m, "×", n, "×", k, " exceeds cuBLAS's 32-bit dimensions");
   }
-  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap places.
-  SGDSWEEP_CUBLAS(cublasSgemm(cublas_, transpose_b == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N,
-                              transpose_a == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N,
-                              static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha,
-                              b, static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
-                              static_cast<int>(ldc)));
+  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap places. Always
+  // the strided-batched call, a single GEMM being the batch of one.
+  SGDSWEEP_CUBLAS(cublasSgemmStridedBatched(
+      cublas_, transpose_b == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N,
+      transpose_a == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+      static_cast<int>(k), &alpha, b, static_cast<int>(ldb), stride_b, a, static_cast<int>(lda), stride_a, &beta, c,
+      static_cast<int>(ldc), stride_c, static_cast<int>(pack)));
 }
 
 void CudaBackend::axpby(float alpha, const float* x, float beta, float* y, std::int64_t count) {
   for_each(count, [=] __device__(std::int64_t i) { y[i] = alpha * x[i] + beta * y[i]; });
 }
 
-void CudaBackend::sum_doubles(const double* values, std::int64_t count, double* out) {
-  sum_doubles_kernel<<<1, kThreads, 0, stream_>>>(values, count, out);
+void CudaBackend::sum_doubles(const double* values, std::int64_t count, double* out, std::int64_t sums) {
+  sum_doubles_kernel<<<static_cast<unsigned>(sums), kThreads, 0, stream_>>>(values, count, out);
   SGDSWEEP_CUDA(cudaGetLastError());
 }
 
@@ -232,36 +243,70 @@ double CudaBackend::sum_of_squares(const float* x, std::int64_t count) {
 }
 
 void CudaBackend::add_row_vector(float* y, const float* bias, std::int64_t rows, std::int64_t columns) {
-  for_each(rows * columns, [=] __device__(std::int64_t i) { y[i] += bias[i % columns]; });
+  add_row_vector_packed(1, y, 0, bias, 0, rows, columns);
+}
+
+void CudaBackend::add_row_vector_packed(std::int64_t pack, float* y, std::int64_t stride_y, const float* bias,
+                                        std::int64_t stride_bias, std::int64_t rows, std::int64_t columns) {
+  const std::int64_t size = rows * columns;
+  for_each(pack * size, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / size, i = t % size;
+    y[p * stride_y + i] += bias[p * stride_bias + i % columns];
+  });
 }
 
 void CudaBackend::sum_rows(const float* x, std::int64_t rows, std::int64_t columns, float beta,
                            float* out) {
-  // A thread per column, rows in ascending order: the host's order, so the host's bits.
-  for_each(columns, [=] __device__(std::int64_t j) {
+  sum_rows_packed(1, x, 0, rows, columns, beta, out, 0);
+}
+
+void CudaBackend::sum_rows_packed(std::int64_t pack, const float* x, std::int64_t stride_x, std::int64_t rows,
+                                  std::int64_t columns, float beta, float* out, std::int64_t stride_out) {
+  // A thread per (problem, column), rows in ascending order: the host's order, so the host's bits.
+  for_each(pack * columns, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / columns, j = t % columns;
+    const float* column = x + p * stride_x + j;
     float sum = 0.0f;
-    for (std::int64_t i = 0; i < rows; ++i) sum += x[i * columns + j];
-    out[j] = (beta == 0.0f ? 0.0f : beta * out[j]) + sum;
+    for (std::int64_t i = 0; i < rows; ++i) sum += column[i * columns];
+    float& o = out[p * stride_out + j];
+    o = (beta == 0.0f ? 0.0f : beta * o) + sum;
   });
 }
 
 void CudaBackend::sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                              const float* learning_rate, float momentum, float l2) {
+  sgd_update_packed(1, weights, gradient, velocity, 0, count, learning_rate, momentum, l2);
+}
+
+void CudaBackend::sgd_update_packed(std::int64_t pack, float* weights, float* gradient, float* velocity,
+                                    std::int64_t stride, std::int64_t count, const float* learning_rates,
+                                    float momentum, float l2) {
   if (momentum == 0.0f) {
-    for_each(count, [=] __device__(std::int64_t i) {
+    for_each(pack * count, [=] __device__(std::int64_t t) {
+      const std::int64_t p = t / count, i = p * stride + t % count;
       const float g = gradient[i] + l2 * weights[i];
       gradient[i] = g;
-      weights[i] -= *learning_rate * g;
+      weights[i] -= learning_rates[p] * g;
     });
   } else {
-    for_each(count, [=] __device__(std::int64_t i) {
+    for_each(pack * count, [=] __device__(std::int64_t t) {
+      const std::int64_t p = t / count, i = p * stride + t % count;
       const float g = gradient[i] + l2 * weights[i];
       gradient[i] = g;
       const float v = momentum * velocity[i] + g;
       velocity[i] = v;
-      weights[i] -= *learning_rate * v;
+      weights[i] -= learning_rates[p] * v;
     });
   }
+}
+
+std::size_t CudaBackend::free_memory_bytes() const {
+  std::size_t free = 0, total = 0;
+  SGDSWEEP_CUDA(cudaMemGetInfo(&free, &total));
+  std::uint64_t reserved = 0, used = 0;  // the pool keeps what trials freed: it is free to us
+  SGDSWEEP_CUDA(cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrReservedMemCurrent, &reserved));
+  SGDSWEEP_CUDA(cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrUsedMemCurrent, &used));
+  return free + static_cast<std::size_t>(reserved > used ? reserved - used : 0);
 }
 
 }  // namespace cuda

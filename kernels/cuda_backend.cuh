@@ -101,6 +101,20 @@ class CudaBackend final : public Backend {
                 float* out) override;
   void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                   const float* learning_rate, float momentum, float l2) override;
+  // The packed ops: one launch over all problems (one strided-batched GEMM); the unpacked ops
+  // above are the pack of one, so a problem's bits never depend on the pack.
+  void gemm_packed(std::int64_t pack, Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n,
+                   std::int64_t k, float alpha, const float* a, std::int64_t lda, std::int64_t stride_a,
+                   const float* b, std::int64_t ldb, std::int64_t stride_b, float beta, float* c, std::int64_t ldc,
+                   std::int64_t stride_c) override;
+  void add_row_vector_packed(std::int64_t pack, float* y, std::int64_t stride_y, const float* bias,
+                             std::int64_t stride_bias, std::int64_t rows, std::int64_t columns) override;
+  void sum_rows_packed(std::int64_t pack, const float* x, std::int64_t stride_x, std::int64_t rows,
+                       std::int64_t columns, float beta, float* out, std::int64_t stride_out) override;
+  void sgd_update_packed(std::int64_t pack, float* weights, float* gradient, float* velocity, std::int64_t stride,
+                         std::int64_t count, const float* learning_rates, float momentum, float l2) override;
+  // Free device memory plus what the backend's pool holds unused.
+  std::size_t free_memory_bytes() const override;
   std::unique_ptr<Recording> record(std::function<void()> body) override;
   bool prefers_recording() const override { return true; }
 
@@ -166,6 +180,9 @@ class CudaBackend final : public Backend {
   // losses.cu
   void squared_error(const float* y, const float* target, std::int64_t rows, std::int64_t columns,
                      float* gradient, float gradient_scale, double* loss_sum) override;
+  void squared_error_packed(std::int64_t pack, const float* y, std::int64_t stride_y, const float* target,
+                            std::int64_t stride_target, std::int64_t rows, std::int64_t columns, float* gradient,
+                            float gradient_scale, double* loss_sums) override;
   void softmax_cross_entropy(const float* logits, const std::int32_t* labels, std::int64_t rows,
                              std::int64_t classes, float* gradient, float gradient_scale,
                              double* loss_sum, double* correct) override;
@@ -186,7 +203,8 @@ class CudaBackend final : public Backend {
   double* partials(std::size_t count, int slot = 0);
   void* convolution_workspace(std::size_t bytes);
   // *out = Σ values[0 … count) by the fixed tree (one block); out may be a partial of another sum.
-  void sum_doubles(const double* values, std::int64_t count, double* out);
+  // With `sums` > 1, out[s] = Σ values[s·count … (s+1)·count), a block each, the same tree.
+  void sum_doubles(const double* values, std::int64_t count, double* out, std::int64_t sums = 1);
   // Σ x·y (x·x when y is null) in double by the fixed two-level tree, left in scratch memory.
   const double* sum_of_products(const float* x, const float* y, std::int64_t count);
   const ConvolutionPlan& convolution_plan(const Conv2dShape& shape);

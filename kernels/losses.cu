@@ -9,18 +9,21 @@
 namespace sgdsweep::ops::cuda {
 namespace {
 
-__global__ void squared_error_rows(const float* y, const float* target, std::int64_t columns,
+// Block b: row b mod rows of problem p = b / rows (y and gradient at p·stride_y, target at
+// p·stride_target), its sum into row_sums[b].
+__global__ void squared_error_rows(const float* y, std::int64_t stride_y, const float* target,
+                                   std::int64_t stride_target, std::int64_t rows, std::int64_t columns,
                                    float* gradient, float gradient_scale, double* row_sums) {
-  const std::int64_t row = blockIdx.x;
+  const std::int64_t p = blockIdx.x / rows, row = blockIdx.x % rows;
   double sum = 0.0;
   for (std::int64_t j = threadIdx.x; j < columns; j += kThreads) {
     const std::int64_t k = row * columns + j;
-    const float difference = y[k] - target[k];
+    const float difference = y[p * stride_y + k] - target[p * stride_target + k];
     sum += static_cast<double>(difference) * difference;
-    if (gradient) gradient[k] = gradient_scale * (2.0f * difference);
+    if (gradient) gradient[p * stride_y + k] = gradient_scale * (2.0f * difference);
   }
   const double total = block_sum<kThreads>(sum);
-  if (threadIdx.x == 0) row_sums[row] = total;
+  if (threadIdx.x == 0) row_sums[blockIdx.x] = total;
 }
 
 // The first largest logit of a row and its index: a larger value wins, a tie goes to the lower
@@ -90,15 +93,24 @@ __global__ void softmax_cross_entropy_rows(const float* logits, const std::int32
 void CudaBackend::squared_error(const float* y, const float* target, std::int64_t rows,
                                 std::int64_t columns, float* gradient, float gradient_scale,
                                 double* loss_sum) {
+  squared_error_packed(1, y, 0, target, 0, rows, columns, gradient, gradient_scale, loss_sum);
+}
+
+void CudaBackend::squared_error_packed(std::int64_t pack, const float* y, std::int64_t stride_y,
+                                       const float* target, std::int64_t stride_target, std::int64_t rows,
+                                       std::int64_t columns, float* gradient, float gradient_scale,
+                                       double* loss_sums) {
+  if (pack == 0) return;
   if (rows == 0) {
-    SGDSWEEP_CUDA(cudaMemsetAsync(loss_sum, 0, sizeof(double), stream()));
+    SGDSWEEP_CUDA(cudaMemsetAsync(loss_sums, 0, static_cast<std::size_t>(pack) * sizeof(double), stream()));
     return;
   }
-  double* row_sums = partials(static_cast<std::size_t>(rows));
-  squared_error_rows<<<static_cast<unsigned>(rows), kThreads, 0, stream()>>>(y, target, columns, gradient,
-                                                                             gradient_scale, row_sums);
+  // Each problem's rows, then each problem's sum of its rows: the trees of the unpacked op.
+  double* row_sums = partials(static_cast<std::size_t>(pack * rows));
+  squared_error_rows<<<static_cast<unsigned>(pack * rows), kThreads, 0, stream()>>>(
+      y, stride_y, target, stride_target, rows, columns, gradient, gradient_scale, row_sums);
   SGDSWEEP_CUDA(cudaGetLastError());
-  sum_doubles(row_sums, rows, loss_sum);
+  sum_doubles(row_sums, rows, loss_sums, pack);
 }
 
 void CudaBackend::softmax_cross_entropy(const float* logits, const std::int32_t* labels,

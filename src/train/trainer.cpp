@@ -221,9 +221,9 @@ namespace {
 // One trial's record while it trains, alone or in a pack: its schedule, its next evaluation, the
 // outcome so far and its clocks.
 struct TrialRecord {
-  TrialRecord(const spec::Trial& trial)
-      : trial(&trial), schedule(trial.learning_rate, trial.steps, trial.gamma, trial.warmup_steps) {
-    outcome.step_losses.reserve(static_cast<std::size_t>(spec::step_loss_count(trial)));
+  explicit TrialRecord(const spec::Trial& of)
+      : trial(&of), schedule(of.learning_rate, of.steps, of.gamma, of.warmup_steps) {
+    outcome.step_losses.reserve(static_cast<std::size_t>(spec::step_loss_count(of)));
   }
 
   // Whether an evaluation is due after `steps_done` updates (while the trial is healthy).
@@ -259,7 +259,9 @@ struct TrialRecord {
     outcome.steps_completed = step + 1;
     training_seconds += seconds;
   }
-  bool training() const { return outcome.status == spec::TrialStatus::pending && outcome.steps_completed < trial->steps; }
+  bool training() const {
+    return outcome.status == spec::TrialStatus::pending && outcome.steps_completed < trial->steps;
+  }
   // The outcome, its status settled and its times filled in.
   spec::TrialOutcome finish() {
     if (outcome.status == spec::TrialStatus::pending) outcome.status = spec::TrialStatus::finished;
@@ -369,7 +371,8 @@ void train_pack(PackContext& context) {
       bool due = false;
       for (const auto& slot : slots) due = due || (slot && slot->evaluation_due(slot->outcome.steps_completed));
       if (due) {
-        const std::vector<Evaluation> train = context.data.evaluate_copies(*model, false, context.spec.eval_train_examples, alone);
+        const std::vector<Evaluation> train =
+            context.data.evaluate_copies(*model, false, context.spec.eval_train_examples, alone);
         const std::vector<Evaluation> test = context.data.evaluate_copies(*model, true, 0, alone);
         for (std::int64_t c = 0; c < copies; ++c) {
           if (slots[c]) slots[c]->add_evaluation(slots[c]->outcome.steps_completed, train[c], test[c]);

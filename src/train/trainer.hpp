@@ -73,7 +73,8 @@ class StepRunner {
   double run(std::int64_t step, double learning_rate) { return run_pack({step}, {learning_rate}).front(); }
   // One update of every copy c of a pack: its step steps[c] at rate learning_rates[c]; returns the
   // copies' minibatch losses. Every copy is updated, whatever its loss.
-  const std::vector<double>& run_pack(const std::vector<std::int64_t>& steps, const std::vector<double>& learning_rates);
+  const std::vector<double>& run_pack(const std::vector<std::int64_t>& steps,
+                                      const std::vector<double>& learning_rates);
   // Zeroes copy `copy`'s optimizer state (a pack slot starting its next trial).
   void reset(std::int64_t copy) { optimizer_.reset(copy); }
   bool recorded() const { return record_; }
@@ -122,9 +123,9 @@ struct PackContext {
   std::int64_t copies = 1;  // slots of the pack
   // The next trial for a free slot, one that spec::packs_with the pack's first; nullptr when there
   // is none (the slot stays empty and the pack drains).
-  std::function<const spec::Trial*()> next;
+  std::function<const spec::Trial*()> next = {};
   // Called as each trial ends (finished or diverged), with its outcome.
-  std::function<void(const spec::Trial&, spec::TrialOutcome)> done;
+  std::function<void(const spec::Trial&, spec::TrialOutcome)> done = {};
   // After every step of the pack, with the examples it trained (batch size × trials in the pack).
   std::function<void(std::int64_t)> after_step = {};
   std::optional<bool> record_steps = std::nullopt;

@@ -392,4 +392,87 @@ TEST_F(CudaOps, ReductionsAndConvolutionGradientsRepeatBitForBit) {
   EXPECT_EQ(read(dgamma_a.cuda), read(dgamma_b.cuda)) << "batch_norm_backward differs between two runs";
 }
 
+// ---- packs (issue #9) ---------------------------------------------------------------------------------------
+
+// The packed ops over 5 problems at strides larger than a problem (and 0 for a shared operand):
+// each problem agrees with the host's unpacked op on it (the same bits where the unpacked op gives
+// the host's bits), and the CUDA pack of one on each problem gives exactly the bits of the pack
+// of five: a trial's arithmetic does not depend on the pack it trains in.
+TEST_F(CudaOps, PackedOpsMatchTheHostAndDoNotDependOnThePack) {
+  const std::int64_t pack = 5, pad = 11;
+  const auto bitwise_equal = [](const ops::Buffer<float>& x, const ops::Buffer<float>& y) {
+    const std::vector<float> a = read(x), b = read(y);
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  const std::int64_t m = 37, n = 53, k = 129;
+  for (const bool ta : {false, true}) {
+    for (const bool tb : {false, true}) {
+      const std::int64_t lda = ta ? m : k, ldb = tb ? k : n, ldc = n;
+      const std::int64_t sa = ta && tb ? 0 : (ta ? k : m) * lda + pad;  // shared A in one case
+      const std::int64_t sb = (tb ? n : k) * ldb + pad, sc = m * ldc + pad;
+      auto a = normal(static_cast<std::size_t>(std::max<std::int64_t>(sa, (ta ? k : m) * lda) * pack), 40);
+      auto b = normal(static_cast<std::size_t>(sb * pack), 41);
+      auto c = normal(static_cast<std::size_t>(sc * pack), 42), alone = twin(read(c.cuda));
+      const auto transpose_a = ta ? ops::Transpose::yes : ops::Transpose::no;
+      const auto transpose_b = tb ? ops::Transpose::yes : ops::Transpose::no;
+      for (std::int64_t p = 0; p < pack; ++p) {
+        host_->gemm(transpose_a, transpose_b, m, n, k, 0.75f, a.h() + p * sa, lda, b.h() + p * sb, ldb, 0.5f,
+                    c.h() + p * sc, ldc);
+        cuda_->gemm_packed(1, transpose_a, transpose_b, m, n, k, 0.75f, a.d() + p * sa, lda, sa, b.d() + p * sb, ldb,
+                           sb, 0.5f, alone.d() + p * sc, ldc, sc);
+      }
+      cuda_->gemm_packed(pack, transpose_a, transpose_b, m, n, k, 0.75f, a.d(), lda, sa, b.d(), ldb, sb, 0.5f, c.d(),
+                         ldc, sc);
+      const std::string what = concat("gemm_packed ta=", ta, " tb=", tb);
+      expect_close(c, 1e-5, what);
+      EXPECT_TRUE(bitwise_equal(c.cuda, alone.cuda)) << what << ": a pack of 1 differs from the pack of " << pack;
+    }
+  }
+
+  const std::int64_t rows = 40, columns = 77, sy = rows * columns + pad, sbias = columns + 3, sout = columns + 5;
+  auto y = normal(static_cast<std::size_t>(sy * pack), 43), bias = normal(static_cast<std::size_t>(sbias * pack), 44);
+  for (std::int64_t p = 0; p < pack; ++p) host_->add_row_vector(y.h() + p * sy, bias.h() + p * sbias, rows, columns);
+  cuda_->add_row_vector_packed(pack, y.d(), sy, bias.d(), sbias, rows, columns);
+  expect_same_bits(y, "add_row_vector_packed");
+  auto out = normal(static_cast<std::size_t>(sout * pack), 45);
+  for (std::int64_t p = 0; p < pack; ++p) host_->sum_rows(y.h() + p * sy, rows, columns, 0.5f, out.h() + p * sout);
+  cuda_->sum_rows_packed(pack, y.d(), sy, rows, columns, 0.5f, out.d(), sout);
+  expect_same_bits(out, "sum_rows_packed");
+
+  for (const float momentum : {0.0f, 0.9f}) {
+    const std::int64_t count = 1001, stride = count + pad;
+    auto w = normal(static_cast<std::size_t>(stride * pack), 46), g = normal(static_cast<std::size_t>(stride * pack), 47);
+    auto v = normal(static_cast<std::size_t>(stride * pack), 48);
+    auto rates = twin(std::vector<float>{0.05f, 0.1f, 0.0f, 3.0f, 1e-3f});
+    for (int step = 0; step < 3; ++step) {
+      for (std::int64_t p = 0; p < pack; ++p) {
+        host_->sgd_update(w.h() + p * stride, g.h() + p * stride, v.h() + p * stride, count, rates.h() + p, momentum,
+                          5e-4f);
+      }
+      cuda_->sgd_update_packed(pack, w.d(), g.d(), v.d(), stride, count, rates.d(), momentum, 5e-4f);
+    }
+    expect_same_bits(w, concat("sgd_update_packed weights, momentum ", momentum));
+    expect_same_bits(v, concat("sgd_update_packed velocity, momentum ", momentum));
+  }
+
+  for (const bool shared_target : {false, true}) {
+    const std::int64_t st = shared_target ? 0 : sy;
+    auto target = normal(static_cast<std::size_t>(sy * pack), 49), gradient = zeros(static_cast<std::size_t>(sy * pack));
+    auto loss = twin(std::vector<double>(pack, 0.0)), loss_alone = twin(std::vector<double>(pack, 0.0));
+    auto gradient_alone = zeros(static_cast<std::size_t>(sy * pack));
+    for (std::int64_t p = 0; p < pack; ++p) {
+      host_->squared_error(y.h() + p * sy, target.h() + p * st, rows, columns, gradient.h() + p * sy, 0.01f,
+                           loss.h() + p);
+      cuda_->squared_error_packed(1, y.d() + p * sy, sy, target.d() + p * st, st, rows, columns,
+                                  gradient_alone.d() + p * sy, 0.01f, loss_alone.d() + p);
+    }
+    cuda_->squared_error_packed(pack, y.d(), sy, target.d(), st, rows, columns, gradient.d(), 0.01f, loss.d());
+    const std::string what = concat("squared_error_packed, shared target ", shared_target);
+    expect_same_bits(gradient, what + ": gradient");
+    expect_close(loss, 1e-12, what + ": loss");
+    EXPECT_EQ(read(loss.cuda), read(loss_alone.cuda)) << what << ": a pack of 1 differs from the pack of " << pack;
+    EXPECT_TRUE(bitwise_equal(gradient.cuda, gradient_alone.cuda)) << what << ": gradient of a pack of 1";
+  }
+}
+
 }  // namespace
