@@ -25,11 +25,14 @@ struct Batch {
   std::int64_t step = 0;       // the trial's update index (dropout masks)
 };
 
-// What evaluate() adds up over a microbatch (backend memory, doubles; one per copy of a pack).
+// What evaluate() adds up over a microbatch (backend memory, doubles).
 struct EvaluationSums {
   double* loss = nullptr;    // Σ of the per-term loss
   double* metric = nullptr;  // Σ of the per-example metric (squared error, correct predictions);
                              // unused by models whose metric derives from the loss (perplexity)
+  // A pack (Model::copies): the copy to evaluate, alone, by the ops a model of one copy uses
+  // (so with its bits); −1: the model of one copy.
+  std::int64_t copy = -1;
 };
 
 class Model {
@@ -53,8 +56,7 @@ class Model {
   // accumulated). With dropout, masks follow (seed, batch.step, batch.first_row + row).
   virtual void forward_backward(const Batch& batch, float loss_scale, double* loss_sum) = 0;
 
-  // Evaluation mode (no dropout, running statistics); adds nothing to the training state. Every
-  // copy of a pack evaluates the same microbatch (batch.features: one copy's worth).
+  // Evaluation mode (no dropout, running statistics); adds nothing to the training state.
   virtual void evaluate(const Batch& batch, const EvaluationSums& sums) = 0;
 
   // Whether a training step's ops depend on nothing but backend memory and the batch's shape, so

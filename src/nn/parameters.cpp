@@ -30,7 +30,7 @@ void Parameters::upload_values(const std::vector<float>& host, std::int64_t copy
   if (static_cast<std::int64_t>(host.size()) != size_ || copy < 0 || copy >= copies_) {
     fail("parameter upload of ", host.size(), " values into copy ", copy, " of ", copies_, " models of ", size_);
   }
-  values_.upload(host.data(), host.size(), static_cast<std::size_t>(copy * size_));
+  values_.upload(host.data(), host.size(), static_cast<std::size_t>(copy * stride()));
 }
 
 std::vector<float> Parameters::download_values() const {

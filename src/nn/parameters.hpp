@@ -3,7 +3,7 @@
 // a slice [offset, offset + count) with a role that tells the optimizer what to do with it.
 //
 // A pack of models trained together (Model::copies) keeps `copies` such buffers back to back:
-// copy c's tensor at c · size() + offset, in values and gradients alike.
+// copy c's tensor at c · stride() + offset, in values and gradients alike.
 //
 // Running statistics (batch normalisation's running mean and variance) live here too: their
 // "gradient" slots receive the microbatch's batch statistics during forward, are summed over the
@@ -46,7 +46,11 @@ class Parameters {
 
   std::int64_t size() const { return size_; }  // of one copy
   std::int64_t copies() const { return copies_; }
-  std::int64_t total_size() const { return size_ * copies_; }
+  // From one copy to the next: size() in a model of one copy, else rounded up to 64 values (256
+  // bytes), so that every copy has the first one's alignment (a GPU library may pick its kernels
+  // by the alignment of its operands, and a copy's bits must not depend on where it sits).
+  std::int64_t stride() const { return copies_ == 1 ? size_ : (size_ + 63) / 64 * 64; }
+  std::int64_t total_size() const { return stride() * copies_; }
   const std::vector<ParameterTensor>& tensors() const { return tensors_; }
   const ParameterTensor& tensor(const std::string& name) const;
   ops::Backend& backend() { return backend_; }
@@ -56,7 +60,7 @@ class Parameters {
   const float* values() const { return values_.data(); }
   const float* gradients() const { return gradients_.data(); }
 
-  // Copy `copy`'s values (size() of them); download: every copy's, back to back.
+  // Copy `copy`'s values (size() of them); download: every copy's, at its stride().
   void upload_values(const std::vector<float>& host, std::int64_t copy = 0);
   std::vector<float> download_values() const;
   std::vector<float> download_gradients() const;

@@ -129,7 +129,7 @@ class ImageFolderTask final : public TaskData {
       batch.labels = labels_.data();
       batch.size = n;
       return batch;
-    }).front();
+    });
   }
 
  private:

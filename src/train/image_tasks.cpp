@@ -124,10 +124,10 @@ class ReconstructionTask final : public TaskData {
   }
 
   Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
-    return evaluate_copies(model, test, limit, team).front();
+    return evaluate_copy(model, -1, test, limit, team);
   }
-  std::vector<Evaluation> evaluate_copies(nn::Model& model, bool test, std::int64_t limit,
-                                          comm::GradientReducer& team) override {
+  Evaluation evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,
+                           comm::GradientReducer& team) override {
     const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
     std::int64_t count = test ? test_.count : train_.count;
     if (!test && limit > 0) count = std::min(count, limit);
@@ -137,7 +137,7 @@ class ReconstructionTask final : public TaskData {
       batch.features = chunk_.data();
       batch.size = rows;
       return batch;
-    });
+    }, copy);
   }
 
  private:
@@ -290,7 +290,7 @@ class ClassificationTask final : public TaskData {
       batch.labels = labels_.data();
       batch.size = n;
       return batch;
-    }).front();
+    });
   }
 
  private:

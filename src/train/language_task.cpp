@@ -97,8 +97,8 @@ class LanguageTask final : public TaskData {
   // One sequential pass (the state carries from window to window): a single "chunk", evaluated
   // by the team's member 0 and shared with the others.
   Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
-    const std::vector<double> totals =
-        evaluate_chunks(team, 1, 2, [&](std::int64_t, double* out) { evaluate_pass(model, test, limit, out); });
+    double totals[2];
+    evaluate_chunks(team, 1, [&](std::int64_t, double* out) { evaluate_pass(model, test, limit, out); }, totals);
     const double terms = evaluated_terms(test, limit);
     return {totals[0] / terms, finalize_metric(spec_.model, totals[0], totals[1], terms, terms)};
   }

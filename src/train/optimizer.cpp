@@ -31,12 +31,12 @@ void Optimizer::set_rates(const std::vector<double>& learning_rates) {
 
 void Optimizer::reset(std::int64_t copy) {
   if (momentum_ == 0.0f) return;
-  parameters_.backend().fill(velocity_.data() + copy * parameters_.size(), parameters_.size(), 0.0f);
+  parameters_.backend().fill(velocity_.data() + copy * parameters_.stride(), parameters_.size(), 0.0f);
 }
 
 void Optimizer::apply(std::int64_t microbatches) {
   ops::Backend& backend = parameters_.backend();
-  const std::int64_t copies = parameters_.copies(), stride = parameters_.size();
+  const std::int64_t copies = parameters_.copies(), stride = parameters_.stride();
   for (const nn::ParameterTensor& tensor : parameters_.tensors()) {
     float* value = parameters_.values() + tensor.offset;
     float* gradient = parameters_.gradients() + tensor.offset;

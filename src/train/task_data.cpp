@@ -16,10 +16,10 @@ std::unique_ptr<PackBatches> TaskData::pack_batches(std::int64_t, std::int64_t) 
   fail("only the autoencoder's trials train in packs");
 }
 
-std::vector<Evaluation> TaskData::evaluate_copies(nn::Model& model, bool test, std::int64_t limit,
-                                                  comm::GradientReducer& team) {
-  if (model.copies() != 1) fail("this task cannot evaluate a pack of ", model.copies(), " models");
-  return {evaluate(model, test, limit, team)};
+Evaluation TaskData::evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,
+                                   comm::GradientReducer& team) {
+  if (model.copies() != 1 || copy != 0) fail("this task cannot evaluate copy ", copy, " of a pack");
+  return evaluate(model, test, limit, team);
 }
 
 std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& backend) {
@@ -34,18 +34,18 @@ std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& b
   fail(spec.source_path, ": no task for model '", spec.model_name, "'");
 }
 
-std::vector<double> evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks, std::int64_t width,
-                                    const std::function<void(std::int64_t, double*)>& evaluate_chunk) {
-  std::vector<double> sums(static_cast<std::size_t>(width * chunks), 0.0);
-  for (std::int64_t j = team.rank(); j < chunks; j += team.size()) evaluate_chunk(j, sums.data() + width * j);
+void evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks,
+                     const std::function<void(std::int64_t, double*)>& evaluate_chunk, double totals[2]) {
+  std::vector<double> sums(static_cast<std::size_t>(2 * chunks), 0.0);
+  for (std::int64_t j = team.rank(); j < chunks; j += team.size()) evaluate_chunk(j, sums.data() + 2 * j);
   std::vector<double> everyone(static_cast<std::size_t>(team.size()) * sums.size());
   team.gather(sums.data(), static_cast<std::int64_t>(sums.size()), everyone.data());
-  std::vector<double> totals(static_cast<std::size_t>(width), 0.0);
+  totals[0] = totals[1] = 0.0;
   for (std::int64_t j = 0; j < chunks; ++j) {
     const double* owner = everyone.data() + (j % team.size()) * sums.size();  // member j mod g
-    for (std::int64_t i = 0; i < width; ++i) totals[i] += owner[width * j + i];
+    totals[0] += owner[2 * j];
+    totals[1] += owner[2 * j + 1];
   }
-  return totals;
 }
 
 double finalize_metric(spec::ModelKind kind, double loss_sum, double metric_sum, double terms,

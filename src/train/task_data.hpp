@@ -82,10 +82,11 @@ class TaskData {
   // over `team`: member r evaluates chunks r, r + g, r + 2g, … and every member gets the sums of
   // all chunks added in chunk order — the same bits as one rank evaluating everything.
   virtual Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) = 0;
-  // The same for every copy of a pack (Model::copies), in copy order; by default evaluate() of a
-  // model that does not pack.
-  virtual std::vector<Evaluation> evaluate_copies(nn::Model& model, bool test, std::int64_t limit,
-                                                  comm::GradientReducer& team);
+  // The same for copy `copy` of a pack (Model::copies) alone, by the calls evaluate() makes for a
+  // model of one copy, so a packed trial's curve has the bits of the trial alone; by default
+  // evaluate() of a model that does not pack.
+  virtual Evaluation evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,
+                                   comm::GradientReducer& team);
 };
 
 // Reads the files the spec names (throws Error naming the file and the problem) and stages them:
@@ -98,37 +99,32 @@ std::unique_ptr<TaskData> load_language_task(const spec::Spec& spec, ops::Backen
 std::unique_ptr<TaskData> load_image_folder_task(const spec::Spec& spec, ops::Backend& backend);
 
 // Evaluates `chunks` chunks split over `team` (see TaskData::evaluate): `evaluate_chunk(j, sums)`
-// writes chunk j's `width` sums (loss and metric: 2 per model copy); returns the totals over all
-// chunks, added in chunk order, on every member.
-std::vector<double> evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks, std::int64_t width,
-                                    const std::function<void(std::int64_t, double*)>& evaluate_chunk);
+// adds chunk j's loss and metric into sums[0], sums[1]; returns the totals over all chunks, added
+// in chunk order, on every member.
+void evaluate_chunks(comm::GradientReducer& team, std::int64_t chunks,
+                     const std::function<void(std::int64_t, double*)>& evaluate_chunk, double totals[2]);
 
 // The metric from evaluation sums, as spec::metric_info(kind) says.
 double finalize_metric(spec::ModelKind kind, double loss_sum, double metric_sum, double terms,
                        double examples);
 
 // The model's evaluation over `count` rows in chunks of at most kEvaluationRows, split over the
-// team (evaluate_chunks), one Evaluation per model copy; `stage` fills the chunk [first, first +
-// rows) and returns its Batch.
+// team (evaluate_chunks); `stage` fills the chunk [first, first + rows) and returns its Batch.
+// `copy`: the copy of a pack to evaluate (EvaluationSums::copy).
 template <class Stage>
-std::vector<Evaluation> evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
-                                           std::int64_t count, comm::GradientReducer& team, Stage&& stage) {
-  const std::int64_t copies = model.copies();
-  ops::Buffer<double> sums(backend, static_cast<std::size_t>(2 * copies));  // losses, then metrics
+Evaluation evaluate_in_chunks(ops::Backend& backend, nn::Model& model, spec::ModelKind kind,
+                              std::int64_t count, comm::GradientReducer& team, Stage&& stage,
+                              std::int64_t copy = -1) {
+  ops::Buffer<double> sums(backend, 2);
   const std::int64_t chunk = std::min(model.max_batch(), kEvaluationRows);
-  const std::vector<double> totals =
-      evaluate_chunks(team, (count + chunk - 1) / chunk, 2 * copies, [&](std::int64_t j, double* out) {
-        const std::int64_t first = j * chunk;
-        model.evaluate(stage(first, std::min(chunk, count - first)), {sums.data(), sums.data() + copies});
-        sums.download(out, sums.size());
-      });
+  double totals[2];
+  evaluate_chunks(team, (count + chunk - 1) / chunk, [&](std::int64_t j, double* out) {
+    const std::int64_t first = j * chunk;
+    model.evaluate(stage(first, std::min(chunk, count - first)), {sums.data(), sums.data() + 1, copy});
+    sums.download(out, 2);
+  }, totals);
   const double terms = static_cast<double>(count * model.terms_per_example());
-  std::vector<Evaluation> evaluations;
-  for (std::int64_t c = 0; c < copies; ++c) {
-    evaluations.push_back({totals[c] / terms, finalize_metric(kind, totals[c], totals[copies + c], terms,
-                                                              static_cast<double>(count))});
-  }
-  return evaluations;
+  return {totals[0] / terms, finalize_metric(kind, totals[0], totals[1], terms, static_cast<double>(count))};
 }
 
 }  // namespace sgdsweep::train

@@ -364,19 +364,15 @@ void train_pack(PackContext& context) {
   std::vector<std::int64_t> steps(static_cast<std::size_t>(copies), 0);
   std::vector<double> rates(static_cast<std::size_t>(copies), 0.0);
   for (;;) {
-    // Evaluate every copy when any slot is due (a copy's numbers do not depend on the others), hand
-    // over the trials that are done and fill their slots, until no slot is due.
+    // Evaluate the slots that are due, each copy alone (the calls of a trial alone, so its bits),
+    // hand over the trials that are done and fill their slots, until nothing is due.
     for (bool settled = false; !settled;) {
       settled = true;
-      bool due = false;
-      for (const auto& slot : slots) due = due || (slot && slot->evaluation_due(slot->outcome.steps_completed));
-      if (due) {
-        const std::vector<Evaluation> train =
-            context.data.evaluate_copies(*model, false, context.spec.eval_train_examples, alone);
-        const std::vector<Evaluation> test = context.data.evaluate_copies(*model, true, 0, alone);
-        for (std::int64_t c = 0; c < copies; ++c) {
-          if (slots[c]) slots[c]->add_evaluation(slots[c]->outcome.steps_completed, train[c], test[c]);
-        }
+      for (std::int64_t c = 0; c < copies; ++c) {
+        if (!slots[c] || !slots[c]->evaluation_due(slots[c]->outcome.steps_completed)) continue;
+        const Evaluation train = context.data.evaluate_copy(*model, c, false, context.spec.eval_train_examples, alone);
+        const Evaluation test = context.data.evaluate_copy(*model, c, true, 0, alone);
+        slots[c]->add_evaluation(slots[c]->outcome.steps_completed, train, test);
       }
       for (std::int64_t c = 0; c < copies; ++c) {
         if (!slots[c] || slots[c]->training()) continue;

@@ -20,9 +20,10 @@ class Dense {
   Dense(Parameters& parameters, const std::string& name, std::int64_t in_features,
         std::int64_t out_features, Activation activation);
 
-  // y[batch, out] = act(x[batch, in] · Wᵀ + b); shared_input: one x [batch, in] for every copy.
+  // y[batch, out] = act(x[batch, in] · Wᵀ + b); copy >= 0: that copy of a pack alone (x and y of
+  // one copy), by the ops of a model of one copy.
   void forward(Parameters& parameters, const float* x, float* y, std::int64_t batch,
-               bool shared_input = false) const;
+               std::int64_t copy = -1) const;
 
   // From x[batch, in], the forward output y[batch, out] and dy = ∂L/∂y (overwritten with ∂L/∂z):
   // ∂L/∂W and ∂L/∂b into the gradient buffer (overwritten) and dx[batch, in] = ∂L/∂x unless null.

@@ -35,7 +35,7 @@ Autoencoder::Autoencoder(ops::Backend& backend, std::int64_t max_batch, Autoenco
   gradient_b_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies * max_batch * widest));
   initialize(0, seed);
   for (std::int64_t c = 1; c < copies; ++c) {
-    backend.copy(parameters_.values() + c * parameters_.size(), parameters_.values(),
+    backend.copy(parameters_.values() + c * parameters_.stride(), parameters_.values(),
                  static_cast<std::size_t>(parameters_.size()) * sizeof(float));
   }
 }
@@ -62,17 +62,17 @@ void Autoencoder::check_batch(const Batch& batch) const {
   }
 }
 
-void Autoencoder::forward(const float* input, std::int64_t rows, bool shared_input) {
+void Autoencoder::forward(const float* input, std::int64_t rows, std::int64_t copy) {
   const float* x = input;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layers_[l].forward(parameters_, x, activations_[l].data(), rows, shared_input && l == 0);
+    layers_[l].forward(parameters_, x, activations_[l].data(), rows, copy);
     x = activations_[l].data();
   }
 }
 
 void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double* loss_sum) {
   check_batch(batch);
-  forward(batch.features, batch.size, false);
+  forward(batch.features, batch.size, -1);
   float* dy = gradient_a_.data();
   float* dx = gradient_b_.data();
   const std::int64_t output = batch.size * kWidths.back();  // per copy
@@ -88,11 +88,13 @@ void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double*
 
 void Autoencoder::evaluate(const Batch& batch, const EvaluationSums& sums) {
   check_batch(batch);
-  forward(batch.features, batch.size, true);
-  const std::int64_t copies = parameters_.copies();
-  backend_.squared_error_packed(copies, activations_.back().data(), batch.size * kWidths.back(), batch.features, 0,
-                                batch.size, kWidths.back(), nullptr, 0.0f, sums.loss);
-  backend_.copy(sums.metric, sums.loss, static_cast<std::size_t>(copies) * sizeof(double));  // metric = loss
+  if (sums.copy < 0 && parameters_.copies() != 1) fail("autoencoder: evaluate one copy of a pack at a time");
+  if (sums.copy >= parameters_.copies()) fail("autoencoder: no copy ", sums.copy, " in a pack of ", parameters_.copies());
+  forward(batch.features, batch.size, sums.copy);
+  const std::int64_t output = batch.size * kWidths.back();
+  backend_.squared_error_packed(1, activations_.back().data(), output, batch.features, output, batch.size,
+                                kWidths.back(), nullptr, 0.0f, sums.loss);
+  backend_.copy(sums.metric, sums.loss, sizeof(double));  // the metric is the loss itself
 }
 
 }  // namespace sgdsweep::nn

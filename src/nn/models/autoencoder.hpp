@@ -39,7 +39,7 @@ class Autoencoder final : public Model {
   const float* reconstruction() const { return activations_.back().data(); }
 
  private:
-  void forward(const float* input, std::int64_t rows, bool shared_input);
+  void forward(const float* input, std::int64_t rows, std::int64_t copy);
   void check_batch(const Batch& batch) const;
 
   ops::Backend& backend_;
