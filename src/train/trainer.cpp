@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 
 #include "nn/models/autoencoder.hpp"
 #include "nn/models/lstm_lm.hpp"
@@ -57,8 +58,10 @@ std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial&
   }
   switch (spec.model) {
     case spec::ModelKind::autoencoder:
+      // A pack trains microbatches of every copy and evaluates one copy at a time.
       return std::make_unique<nn::Autoencoder>(backend, std::max(trial.microbatch, kEvaluationRows),
-                                               nn::parse_autoencoder_init(spec.init), trial.seed, copies);
+                                               nn::parse_autoencoder_init(spec.init), trial.seed, copies,
+                                               copies > 1 ? trial.microbatch : 0);
     case spec::ModelKind::wide_resnet: {
       nn::WideResNetConfig config;
       config.depth = spec.depth;
@@ -311,6 +314,16 @@ spec::TrialOutcome train_trial(const spec::Trial& trial, TrialContext& context) 
   return record.finish();
 }
 
+namespace {
+
+// Floats of the autoencoder's layer outputs per row (what evaluation allocates per row).
+std::int64_t autoencoder_outputs_per_row() {
+  const auto& widths = nn::Autoencoder::kWidths;
+  return std::accumulate(widths.begin() + 1, widths.end(), std::int64_t{0});
+}
+
+}  // namespace
+
 std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial) {
   if (spec.model != spec::ModelKind::autoencoder) fail("only the autoencoder trains in packs");
   const auto& widths = nn::Autoencoder::kWidths;
@@ -321,17 +334,19 @@ std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial) {
     for (tree_levels = 2; (std::int64_t{1} << (tree_levels - 2)) < microbatches;) ++tree_levels;
   }
   const std::int64_t buffers = 2 + (trial.momentum != 0 ? 1 : 0) + tree_levels;  // values, gradients, …
-  std::int64_t activations = 0;
-  for (std::size_t l = 1; l < widths.size(); ++l) activations += widths[l];
-  activations += 2 * *std::max_element(widths.begin(), widths.end());  // the gradient ping-pong
-  const std::int64_t rows = std::max(trial.microbatch, kEvaluationRows);
-  const std::int64_t staged = microbatches * trial.microbatch * (widths.front() + 1);  // features, row ids
-  return static_cast<std::size_t>(4 * (buffers * parameters + rows * activations + staged) + 8 * microbatches);
+  // Layer outputs and the gradient ping-pong of a training microbatch; staged features and row ids.
+  const std::int64_t activations =
+      autoencoder_outputs_per_row() + 2 * *std::max_element(widths.begin(), widths.end());
+  const std::int64_t staged = microbatches * trial.microbatch * (widths.front() + 1);
+  return static_cast<std::size_t>(4 * (buffers * parameters + trial.microbatch * activations + staged) +
+                                  8 * microbatches);
 }
 
 std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes) {
   if (spec.pack <= 1) return 1;
-  const auto fit = static_cast<std::int64_t>(0.8 * static_cast<double>(free_bytes) /
+  // Less the evaluation's layer outputs, which one copy at a time uses.
+  const double shared = 4.0 * static_cast<double>(kEvaluationRows * autoencoder_outputs_per_row());
+  const auto fit = static_cast<std::int64_t>((0.8 * static_cast<double>(free_bytes) - shared) /
                                              static_cast<double>(pack_copy_bytes(spec, trial)));
   return std::max<std::int64_t>(1, std::min(spec.pack, fit));
 }

@@ -132,8 +132,8 @@ struct PackContext {
 };
 
 // Bytes one copy of a pack of `trial`'s model takes (parameters, gradients, velocity, the gradient
-// tree, activations and staged batches), and the copies to use: spec.pack, or as many as fit in
-// 80 % of `free_bytes` if fewer (at least 1).
+// tree, training activations and staged batches), and the copies to use: spec.pack, or as many as
+// fit in 80 % of `free_bytes` beside the evaluation's activations if fewer (at least 1).
 std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial);
 std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes);
 

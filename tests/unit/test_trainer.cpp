@@ -282,3 +282,22 @@ TEST_F(TrainerTest, PackRefusesATrialOfAnotherShape) {
   context.done = [](const spec::Trial&, spec::TrialOutcome) {};
   EXPECT_THROW(train::train_pack(context), Error);
 }
+
+// A pack's size: [parallel] pack, or what fits in 80 % of the free memory beside one evaluation's
+// layer outputs (500 rows), at least one.
+TEST(PackSize, FollowsTheSpecAndTheFreeMemory) {
+  spec::Spec s;  // the autoencoder
+  s.pack = 64;
+  spec::Trial trial;
+  trial.batch_size = trial.microbatch = 16;
+  trial.momentum = 0.9;
+  const double copy = static_cast<double>(train::pack_copy_bytes(s, trial));
+  EXPECT_GT(copy, 3.0 * 4 * 2837314);  // values, gradients and velocity at least
+  EXPECT_LT(copy, 4.0 * 4 * 2837314);  // and not much more at B = 16
+  const double evaluation = 4.0 * 500 * (1000 + 500 + 250 + 30 + 250 + 500 + 1000 + 784);
+  EXPECT_EQ(train::pack_copies(s, trial, std::size_t{1} << 40), 64);
+  EXPECT_EQ(train::pack_copies(s, trial, static_cast<std::size_t>((10.5 * copy + evaluation) / 0.8)), 10);
+  EXPECT_EQ(train::pack_copies(s, trial, 0), 1);
+  s.pack = 1;
+  EXPECT_EQ(train::pack_copies(s, trial, std::size_t{1} << 40), 1);
+}

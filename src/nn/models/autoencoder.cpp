@@ -20,19 +20,22 @@ AutoencoderInit parse_autoencoder_init(const std::string& name) {
 }
 
 Autoencoder::Autoencoder(ops::Backend& backend, std::int64_t max_batch, AutoencoderInit init,
-                         std::uint64_t seed, std::int64_t copies)
-    : backend_(backend), max_batch_(max_batch), init_(init), parameters_(backend, copies) {
+                         std::uint64_t seed, std::int64_t copies, std::int64_t max_training_rows)
+    : backend_(backend), max_batch_(max_batch),
+      max_training_rows_(max_training_rows > 0 ? max_training_rows : max_batch), init_(init),
+      parameters_(backend, copies) {
+  const std::int64_t rows = std::max(max_batch, copies * max_training_rows_);  // of all copies
   const int layer_count = static_cast<int>(kWidths.size()) - 1;
   layers_.reserve(layer_count);
   for (int l = 0; l < layer_count; ++l) {
     const Activation activation = l == kCodeLayer ? Activation::none : Activation::sigmoid;
     layers_.emplace_back(parameters_, concat("layer", l), kWidths[l], kWidths[l + 1], activation);
-    activations_.emplace_back(backend, static_cast<std::size_t>(copies * max_batch * kWidths[l + 1]));
+    activations_.emplace_back(backend, static_cast<std::size_t>(rows * kWidths[l + 1]));
   }
   parameters_.allocate();
   const std::int64_t widest = *std::max_element(kWidths.begin(), kWidths.end());
-  gradient_a_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies * max_batch * widest));
-  gradient_b_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies * max_batch * widest));
+  gradient_a_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies * max_training_rows_ * widest));
+  gradient_b_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies * max_training_rows_ * widest));
   initialize(0, seed);
   for (std::int64_t c = 1; c < copies; ++c) {
     backend.copy(parameters_.values() + c * parameters_.stride(), parameters_.values(),
@@ -56,9 +59,9 @@ void Autoencoder::initialize(std::int64_t copy, std::uint64_t seed) {
   parameters_.upload_values(initial, copy);
 }
 
-void Autoencoder::check_batch(const Batch& batch) const {
-  if (batch.size <= 0 || batch.size > max_batch_) {
-    fail("autoencoder: batch of ", batch.size, " rows (allocated for 1 … ", max_batch_, ")");
+void Autoencoder::check_batch(const Batch& batch, std::int64_t limit) const {
+  if (batch.size <= 0 || batch.size > limit) {
+    fail("autoencoder: batch of ", batch.size, " rows (allocated for 1 … ", limit, ")");
   }
 }
 
@@ -71,7 +74,7 @@ void Autoencoder::forward(const float* input, std::int64_t rows, std::int64_t co
 }
 
 void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double* loss_sum) {
-  check_batch(batch);
+  check_batch(batch, max_training_rows_);
   forward(batch.features, batch.size, -1);
   float* dy = gradient_a_.data();
   float* dx = gradient_b_.data();
@@ -87,7 +90,7 @@ void Autoencoder::forward_backward(const Batch& batch, float loss_scale, double*
 }
 
 void Autoencoder::evaluate(const Batch& batch, const EvaluationSums& sums) {
-  check_batch(batch);
+  check_batch(batch, max_batch_);
   if (sums.copy < 0 && parameters_.copies() != 1) fail("autoencoder: evaluate one copy of a pack at a time");
   if (sums.copy >= parameters_.copies()) fail("autoencoder: no copy ", sums.copy, " in a pack of ", parameters_.copies());
   forward(batch.features, batch.size, sums.copy);

@@ -23,10 +23,11 @@ class Autoencoder final : public Model {
   static constexpr std::array<std::int64_t, 9> kWidths = {784, 1000, 500, 250, 30,
                                                           250, 500, 1000, 784};
 
-  // Draws the initial weights of every copy from `seed` (biases 0); activations are sized for
-  // `max_batch` rows of each copy.
+  // Draws the initial weights of every copy from `seed` (biases 0). Activations are sized for
+  // `max_batch` rows (evaluation, one copy at a time) and for `max_training_rows` rows of every copy
+  // (training; 0: max_batch).
   Autoencoder(ops::Backend& backend, std::int64_t max_batch, AutoencoderInit init,
-              std::uint64_t seed, std::int64_t copies = 1);
+              std::uint64_t seed, std::int64_t copies = 1, std::int64_t max_training_rows = 0);
   void initialize(std::int64_t copy, std::uint64_t seed) override;
 
   Parameters& parameters() override { return parameters_; }
@@ -40,10 +41,10 @@ class Autoencoder final : public Model {
 
  private:
   void forward(const float* input, std::int64_t rows, std::int64_t copy);
-  void check_batch(const Batch& batch) const;
+  void check_batch(const Batch& batch, std::int64_t limit) const;
 
   ops::Backend& backend_;
-  std::int64_t max_batch_;
+  std::int64_t max_batch_, max_training_rows_;
   AutoencoderInit init_;
   Parameters parameters_;
   std::vector<Dense> layers_;
