@@ -399,9 +399,10 @@ CostModel default_cost_model(const std::string& device) {
     model.step_overhead_seconds = 1e-3;
     model.reduce_bytes_per_second = 2e10;
     model.reduce_latency_seconds = 2e-5;
+    model.packs_share_overhead = true;  // launches: one packed step launches for the whole pack
     model.source =
         "cuda: assumed, not measured: 3e13 FLOP/s per GPU (half an H100's FP32 peak, no TF32), 1 ms per "
-        "step, all-reduce 20 GB/s per rank and 20 us per stage";
+        "step (shared by the trials of a pack), all-reduce 20 GB/s per rank and 20 us per stage";
   } else {
     fail("no cost model for device '", device, "' (valid: host, cuda)");
   }
@@ -727,6 +728,7 @@ std::vector<Job> without_size(const std::vector<Job>& jobs, int size) {
 void apply_packs(Plan& plan, const spec::Spec& spec, const std::vector<spec::Trial>& trials, const CostModel& cost) {
   const std::int64_t pack = spec.pack;
   plan.pack = pack;
+  plan.packs_share_overhead = cost.packs_share_overhead;
   for (TeamClass& cls : plan.classes) {
     if (cls.team_size != 1) continue;
     std::vector<std::vector<std::int64_t>> shapes;  // in order of their first (longest) trial
@@ -745,8 +747,10 @@ void apply_packs(Plan& plan, const spec::Spec& spec, const std::vector<spec::Tri
     cls.predicted_seconds = 0;
     for (std::int64_t t : cls.trials) {
       double& seconds = plan.trial_seconds[static_cast<std::size_t>(t)];
-      seconds = static_cast<double>(pack) * seconds -
-                static_cast<double>((pack - 1) * trials[t].steps) * cost.step_overhead_seconds;
+      seconds *= static_cast<double>(pack);
+      if (cost.packs_share_overhead) {
+        seconds -= static_cast<double>((pack - 1) * trials[t].steps) * cost.step_overhead_seconds;
+      }
       const double done = free_at.top() + seconds;
       free_at.pop();
       free_at.push(done);
@@ -913,7 +917,9 @@ std::string plan_report(const Plan& plan, const spec::Spec& spec, const std::vec
   if (plan.pack > 1) {
     line("packs", concat("up to ", plan.pack, " trials per rank trained together (one packed step), ",
                          plan.pack_shapes, " trial shape(s) (batch, microbatch, momentum, L2); predicted times are a "
-                         "trial's in a full pack, ", plan.pack, " × its compute plus the step overhead once"));
+                         "trial's in a full pack: ", plan.pack, " × its time alone",
+                         plan.packs_share_overhead ? ", less the step overhead the pack shares"
+                                                   : " (the host's step overhead is per trial: packs gain nothing)"));
   }
   line("evaluation", plan.team_evaluates ? "split over each team's members"
                                          : "on each team's leader while the other members wait");

@@ -31,6 +31,10 @@ struct CostModel {
   // for image models (cost_model_for). false: the leader evaluates while the others wait (the
   // LSTM's evaluation is one sequential pass). Not a measured number: a runtime choice.
   bool team_evaluates = false;
+  // Whether the trials of a pack share step_overhead_seconds (a GPU's kernel launches: one
+  // packed step launches for all) or each pays it (the host's, which is per-trial memory traffic:
+  // bench/results/pack-throughput-host-2026-11-23.md measured packs no faster).
+  bool packs_share_overhead = false;
 
   // Wall seconds of `trial` on a team of `team_size` ranks:
   //   steps × (rows·flops_per_example / rate + overhead + (g > 1 ? log2(g)·(latency + 4·parameters /
@@ -95,6 +99,7 @@ struct Plan {
   // over teams × pack lanes (see make_plan).
   std::int64_t pack = 1;
   std::int64_t pack_shapes = 0;
+  bool packs_share_overhead = false;  // CostModel::packs_share_overhead, for the report
   bool team_evaluates = false;        // CostModel::team_evaluates, for the report
 
   struct Placement {
@@ -111,8 +116,9 @@ std::vector<int> allowed_team_sizes(const spec::Trial& trial, int ranks);
 
 // The plan for running `to_run` (indices into `trials`) on `ranks` ranks. With packs the layout is
 // chosen as without them, then the one-rank classes are reordered and predicted again: a trial in a
-// pack of P takes P times its compute (the packed step computes every copy) and shares the step
-// overhead, P·t − (P − 1)·steps·overhead. Throws Error when a
+// pack of P takes P times its time alone (the packed step computes every copy), less the step
+// overhead of the other P − 1 where the pack shares it (CostModel::packs_share_overhead):
+// P·t − (P − 1)·steps·overhead. Throws Error when a
 // trial's batch cannot meet [parallel].max_examples_per_rank on an allowed team of at most
 // `ranks` ranks. The algorithm is described in
 // planner.cpp; it is deterministic and takes about a second for 10^5 trials on 10^5 ranks.

@@ -513,7 +513,8 @@ TEST(Planner, ReportSaysWhatWillHappen) {
 TEST(Planner, PacksGroupTrialsByShapeAndShareTheStepOverhead) {
   spec::Spec s;  // autoencoder
   const spec::DataShape data{1000, 500};
-  const sweep::CostModel cost{1e13, 0.01, 1e8, 1e-4, "test"};
+  sweep::CostModel cost{1e13, 0.01, 1e8, 1e-4, "test"};
+  cost.packs_share_overhead = true;  // a GPU's launches
   std::vector<spec::Trial> trials;
   std::vector<std::int64_t> all;
   std::mt19937 random(7);
@@ -547,6 +548,11 @@ TEST(Planner, PacksGroupTrialsByShapeAndShareTheStepOverhead) {
   EXPECT_LE(packed.lower_bound_seconds, packed.makespan_seconds * (1 + 1e-12));
   const std::string report = sweep::plan_report(packed, s, trials);
   EXPECT_NE(report.find("up to 4 trials per rank trained together"), std::string::npos) << report;
+  // Where the overhead is per trial (the host), a pack of P takes P times as long: no gain.
+  cost.packs_share_overhead = false;
+  const sweep::Plan host = sweep::make_plan(s, trials, all, 3, data, 1000, cost);
+  for (std::int64_t t : all) EXPECT_NEAR(host.trial_seconds[t], 4 * alone.trial_seconds[t], 1e-12 * host.trial_seconds[t]);
+  EXPECT_GT(host.makespan_seconds, 0.9 * alone.makespan_seconds);
 }
 
 }  // namespace
