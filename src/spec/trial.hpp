@@ -75,6 +75,7 @@ struct TrialOutcome {
   std::int64_t steps_completed = 0;
   double wall_seconds = 0.0;
   double examples_per_second = 0.0;    // training examples per second (evaluation excluded)
+  std::int64_t pack = 1;               // trials trained together in one model, it included (1: alone)
 };
 
 // Whether two trials can train in one pack (Model::copies, train::train_pack): the same model,

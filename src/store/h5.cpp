@@ -63,6 +63,12 @@ bool has_attribute(hid_t object, const std::string& name) {
   return exists > 0;
 }
 
+bool has_dataset(hid_t object, const std::string& name) {
+  const htri_t exists = H5Lexists(object, name.c_str(), H5P_DEFAULT);
+  if (exists < 0) throw_error("checking dataset " + name);
+  return exists > 0;
+}
+
 std::string read_string_attribute(hid_t object, const std::string& name) {
   Attribute attribute(check(H5Aopen(object, name.c_str(), H5P_DEFAULT), "opening attribute " + name));
   Datatype stored(check(H5Aget_type(attribute.get()), "H5Aget_type"));

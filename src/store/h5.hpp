@@ -95,6 +95,8 @@ void write_attribute(hid_t object, const std::string& name, T value) {
 }
 
 bool has_attribute(hid_t object, const std::string& name);
+// Whether `object` (a file or group) has a link `name` (a dataset written by some version).
+bool has_dataset(hid_t object, const std::string& name);
 std::string read_string_attribute(hid_t object, const std::string& name);
 template <class T>
 std::vector<T> read_attribute(hid_t object, const std::string& name);

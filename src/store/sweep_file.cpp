@@ -115,6 +115,8 @@ const ResultColumn kResultColumns[] = {
      "world rank that ran the trial (its team's member 0)", nullptr},
     {"team_size", [] { return H5T_NATIVE_INT32; }, -1, true,
      "ranks of the data-parallel team that ran the trial", nullptr},
+    {"pack", [] { return H5T_NATIVE_INT32; }, -1, true,
+     "trials trained together in one model with it, it included (1: alone); not in the checksum", nullptr},
     {"steps_completed", [] { return H5T_NATIVE_INT64; }, -1, true, "updates actually taken", nullptr},
     {"wall_seconds", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true, "wall time of the trial", "s"},
     {"examples_per_second", [] { return H5T_NATIVE_DOUBLE; }, kNaN, true,
@@ -182,6 +184,10 @@ h5::Dataset create_dataset(hid_t file, const std::string& name, hid_t type,
   if (options.units) h5::write_attribute(dataset.get(), "units", std::string(options.units));
   return dataset;
 }
+
+// The column of a trial's pack: absent from files written before packs, which still open (nothing
+// is written there) and append (their rows keep the fill).
+constexpr const char* kPackColumn = "pack";
 
 // The datasets a trial's rank writes (results, curves, message, step losses): what write_outcome
 // needs open, and what append() copies.
@@ -511,6 +517,7 @@ void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome
   };
   write_one("rank", static_cast<std::int32_t>(rank));
   write_one("team_size", static_cast<std::int32_t>(team_size));
+  if (datasets_.count(kPackColumn)) write_one(kPackColumn, static_cast<std::int32_t>(outcome.pack));
   write_one("steps_completed", outcome.steps_completed);
   write_one("wall_seconds", outcome.wall_seconds);
   write_one("examples_per_second", outcome.examples_per_second);
@@ -525,6 +532,7 @@ void SweepFile::write_outcome(const spec::Trial& trial, const spec::TrialOutcome
 
 void SweepFile::open_datasets() {
   for (const std::string& name : result_dataset_names()) {
+    if (name == kPackColumn && !h5::has_dataset(file_.get(), name)) continue;  // a file from before packs
     datasets_.emplace(name, h5::open_dataset(file_.get(), name));
   }
 }
@@ -537,6 +545,7 @@ void SweepFile::copy_results(const std::string& from, std::int64_t rows) {
       trial_rows < step_loss_start_.size() ? step_loss_start_[trial_rows]
                                            : step_loss_start_.back() + step_loss_size_.back());
   for (const std::string& name : result_dataset_names()) {
+    if (name == kPackColumn && !h5::has_dataset(old.get(), name)) continue;  // the old rows keep the fill
     // The whole old dataset in its stored type: HDF5 converts nothing, so every byte (NaN payloads,
     // message padding) arrives as it was, and the checksums still verify.
     const h5::Dataset source = h5::open_dataset(old.get(), name);
@@ -787,6 +796,8 @@ SweepContents read_sweep(const std::string& path) {
   const auto status = h5::read_all<std::int8_t>(f, "status");
   const auto rank = h5::read_all<std::int32_t>(f, "rank");
   const auto team_size = h5::read_all<std::int32_t>(f, "team_size");
+  const auto pack = h5::has_dataset(f, kPackColumn) ? h5::read_all<std::int32_t>(f, kPackColumn)
+                                                    : std::vector<std::int32_t>(trial_count, -1);
   const auto steps_completed = h5::read_all<std::int64_t>(f, "steps_completed");
   const auto wall_seconds = h5::read_all<double>(f, "wall_seconds");
   const auto examples_per_second = h5::read_all<double>(f, "examples_per_second");
@@ -812,6 +823,7 @@ SweepContents read_sweep(const std::string& path) {
     stored.outcome.examples_per_second = examples_per_second[i];
     stored.rank = rank[i];
     stored.team_size = team_size[i];
+    stored.outcome.pack = pack[i];
     stored.checksum = checksum[i];
     stored.final_train_loss = final_train_loss[i];
     stored.final_test_metric = final_test_metric[i];

@@ -38,7 +38,9 @@ CostModel calibrate_on(const CostModel& model, const std::string& path) {
   std::vector<std::pair<double, double>> pairs;
   for (const store::StoredTrial& stored : sweep.trials) {
     if (stored.outcome.status != spec::TrialStatus::finished) continue;
-    pairs.emplace_back(model.trial_seconds(spec, stored.trial, shape, parameters, std::max(1, stored.team_size)),
+    // A trial of a pack ran for its time in the pack (the file says which pack; -1: before packs).
+    const double alone = model.trial_seconds(spec, stored.trial, shape, parameters, std::max(1, stored.team_size));
+    pairs.emplace_back(stored.outcome.pack > 1 ? model.packed_seconds(alone, stored.trial, stored.outcome.pack) : alone,
                        stored.outcome.wall_seconds);
   }
   if (pairs.empty()) fail(path, ": no finished trial to calibrate on");

@@ -378,6 +378,11 @@ double CostModel::trial_seconds(const spec::Spec& spec, const spec::Trial& trial
   return seconds_of(*this, cost_terms(spec, data), trial, parameters, team_size);
 }
 
+double CostModel::packed_seconds(double alone, const spec::Trial& trial, std::int64_t pack) const {
+  const double shared = packs_share_overhead ? static_cast<double>(trial.steps) * step_overhead_seconds : 0.0;
+  return static_cast<double>(pack) * alone - static_cast<double>(pack - 1) * shared;
+}
+
 CostModel default_cost_model(const std::string& device) {
   CostModel model;
   if (device == "host") {
@@ -747,10 +752,7 @@ void apply_packs(Plan& plan, const spec::Spec& spec, const std::vector<spec::Tri
     cls.predicted_seconds = 0;
     for (std::int64_t t : cls.trials) {
       double& seconds = plan.trial_seconds[static_cast<std::size_t>(t)];
-      seconds *= static_cast<double>(pack);
-      if (cost.packs_share_overhead) {
-        seconds -= static_cast<double>((pack - 1) * trials[t].steps) * cost.step_overhead_seconds;
-      }
+      seconds = cost.packed_seconds(seconds, trials[t], pack);
       const double done = free_at.top() + seconds;
       free_at.pop();
       free_at.push(done);

@@ -46,6 +46,9 @@ struct CostModel {
   // the other members wait while the leader evaluates, so a bigger team shortens only training.
   double trial_seconds(const spec::Spec& spec, const spec::Trial& trial, const spec::DataShape& data,
                        std::int64_t parameters, int team_size) const;
+  // Wall seconds of `trial` in a pack of `pack` from its seconds alone: pack × alone, less the
+  // step overhead of the other pack − 1 trials where the pack shares it (packs_share_overhead).
+  double packed_seconds(double alone, const spec::Trial& trial, std::int64_t pack) const;
 };
 
 // host: the rate measured on the 2-core EPYC VM (docs/models.md, bench/results/); the all-reduce

@@ -231,7 +231,9 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
       train::PackContext context{*backend, *data, spec};
       context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
         if (outcome.status == spec::TrialStatus::failed) {
+          const std::int64_t pack = outcome.pack;
           outcome = failed(trial, std::runtime_error(outcome.message), outcome.wall_seconds);
+          outcome.pack = pack;
         }
         record(trial, outcome, 1);
       };

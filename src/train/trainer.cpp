@@ -391,7 +391,9 @@ void train_pack(PackContext& context) {
       }
       for (std::int64_t c = 0; c < copies; ++c) {
         if (!slots[c] || slots[c]->training()) continue;
-        context.done(*slots[c]->trial, slots[c]->finish());
+        spec::TrialOutcome outcome = slots[c]->finish();
+        outcome.pack = copies;
+        context.done(*slots[c]->trial, std::move(outcome));
         take_next(c, context.next());
         settled = settled && !slots[c];
       }
@@ -451,6 +453,7 @@ void train_in_packs(PackContext context, const std::function<const spec::Trial*(
         outcome.message = e.what();
         outcome.wall_seconds = seconds_since(start);
         outcome.examples_per_second = NAN;
+        outcome.pack = context.copies;
         context.done(*trial, std::move(outcome));
       }
     }

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Integration check of a sweep file read back with h5py (exit status 1 and messages on stderr on failure).
 
-  check_sweep.py FILE.h5 [--expect-trials N] [--require-finished]
+  check_sweep.py FILE.h5 [--expect-trials N] [--require-finished] [--pack MIN MAX]
       the file opens; N trials; every trial finished (with --require-finished); the layout is
       consistent (scalar numeric root attributes, the ragged step_loss on its `obs` dimension,
       _FillValue where the fill means missing); every finished trial's curves are finite, its
       training loss falls (last evaluation below evaluation 0, last recorded minibatch loss below
       the first) and final_* are its last evaluation; diverged and failed trials have NaN final_*,
       padded curves and a message; spec_toml is non-empty; every committed trial's checksum,
-      recomputed in Python, equals the stored one.
+      recomputed in Python, equals the stored one; committed trials record a pack >= 1 (and with
+      --pack, at most MAX, and some of MIN or more).
   check_sweep.py --compare A.h5 B.h5
       the two files hold bitwise-identical results for every trial (e.g. -np 1 against -np 2);
       rank, timings and the checksum (which covers them) may differ, and so may the "rank R: "
@@ -28,10 +29,10 @@ MAX_REPORTED = 20  # failures printed per check before "... and N more"
 
 # Per-trial columns that legitimately differ between two runs of the same spec (the checksum
 # covers rank, team size and the timings, so it differs too).
-RUN_DEPENDENT = {"rank", "team_size", "wall_seconds", "examples_per_second", "checksum"}
+RUN_DEPENDENT = {"rank", "team_size", "pack", "wall_seconds", "examples_per_second", "checksum"}
 RESULT_COLUMNS = ("final_train_loss", "final_test_metric", "status", "steps_completed", "message")
 # The datasets whose fill means "missing", with the _FillValue they must declare (NaN: any NaN).
-MISSING_FILL = {"rank": -1, "team_size": -1, "steps_completed": -1, "wall_seconds": np.nan,
+MISSING_FILL = {"rank": -1, "team_size": -1, "pack": -1, "steps_completed": -1, "wall_seconds": np.nan,
                 "examples_per_second": np.nan, "final_train_loss": np.nan,
                 "final_test_metric": np.nan, "eval_step": -1, "eval_epoch": np.nan,
                 "eval_learning_rate": np.nan, "train_loss": np.nan, "test_metric": np.nan,
@@ -71,7 +72,7 @@ def open_or_none(path, check):
         return None
 
 
-def check_file(path, expect_trials, require_finished):
+def check_file(path, expect_trials, require_finished, min_pack=None, max_pack=None):
     check = Checker()
     sweep = open_or_none(path, check)
     if sweep is None:
@@ -136,6 +137,13 @@ def check_file(path, expect_trials, require_finished):
             elif not steps[-1] < steps[0]:
                 check.fail(f"{where}: step_loss did not fall: first {steps[0]}, last {steps[-1]}")
 
+        if "pack" in t:  # files from before packs have no such column
+            committed_packs = t["pack"][t["status"] != 0]
+            if np.any(committed_packs < 1) or (max_pack is not None and np.any(committed_packs > max_pack)):
+                check.fail(f"{path}: committed trials with pack {sorted(set(committed_packs.tolist()))}, "
+                           f"expected 1 … {max_pack if max_pack is not None else 'any'}")
+            if min_pack is not None and committed_packs.size and committed_packs.max() < min_pack:
+                check.fail(f"{path}: no trial trained in a pack of {min_pack} or more")
         for i in sweep.verify_checksums():
             check.fail(f"{path}: trial {i}: stored checksum {int(t['checksum'][i]):#018x}, "
                        f"recomputed {sweep.checksum(i):#018x}")
@@ -292,6 +300,8 @@ def main():
     parser.add_argument("files", nargs="+", metavar="FILE.h5")
     parser.add_argument("--expect-trials", type=int)
     parser.add_argument("--require-finished", action="store_true")
+    parser.add_argument("--pack", type=int, nargs=2, metavar=("MIN", "MAX"),
+                        help="committed trials trained in packs of at most MAX, some in a pack of MIN or more")
     parser.add_argument("--compare", action="store_true", help="compare two files bit for bit")
     args = parser.parse_args()
     if args.compare:
@@ -300,7 +310,8 @@ def main():
         return compare(*args.files)
     if len(args.files) != 1:
         parser.error("give one file (or --compare A.h5 B.h5)")
-    return check_file(args.files[0], args.expect_trials, args.require_finished)
+    min_pack, max_pack = args.pack if args.pack else (None, None)
+    return check_file(args.files[0], args.expect_trials, args.require_finished, min_pack, max_pack)
 
 
 if __name__ == "__main__":

@@ -77,11 +77,16 @@ TEST(SweepFile, RoundTripFinishedDivergedAndPendingTrials) {
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
   file.write_outcome(trials[0], finished_outcome(trials[0]), 0);
-  file.write_outcome(trials[5], diverged_outcome(), 0);
+  spec::TrialOutcome packed = diverged_outcome();
+  packed.pack = 7;  // trained in a pack of 7
+  file.write_outcome(trials[5], packed, 0);
   file.close();
 
   const store::SweepContents contents = store::read_sweep(path);
   EXPECT_EQ(contents.sweep_name, "round-trip");
+  EXPECT_EQ(contents.trials[0].outcome.pack, 1);
+  EXPECT_EQ(contents.trials[5].outcome.pack, 7);
+  EXPECT_EQ(contents.trials[1].outcome.pack, -1);  // pending
   EXPECT_EQ(contents.spec_toml, spec.source_text);
   EXPECT_EQ(contents.evaluations, 3);
   EXPECT_EQ(contents.best_k, 2);
@@ -312,6 +317,46 @@ TEST(SweepFile, AppendCopiesTheOldRowsByteForByteAndAddsPendingTrials) {
   }
   EXPECT_EQ(after.trials[5].outcome.message, "non-finite training loss at step 3");
   EXPECT_EQ(after.trials[5].team_size, 2);
+}
+
+// Files written before packs have no /pack: they still resume (nothing is written there) and
+// append (the new file has /pack; the old rows keep its fill, −1, and read back as such).
+TEST(SweepFile, FilesFromBeforePacksResumeAndAppend) {
+  sgdsweep::testing::TemporaryFolder folder;
+  const std::string path = folder.file("old.h5");
+  const spec::Spec spec = round_trip_spec();
+  const auto trials = spec::expand_grid(spec, {10, 5});
+  write_partial_sweep(path, spec, trials);
+  {
+    store::h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    ASSERT_TRUE(store::h5::has_dataset(file.get(), "pack"));
+    ASSERT_GE(H5Ldelete(file.get(), "pack", H5P_DEFAULT), 0);
+  }
+  EXPECT_EQ(store::read_sweep(path).trials[0].outcome.pack, -1);
+  {
+    store::SweepFile::Resume resume;
+    store::SweepFile file = store::SweepFile::reopen(path, MPI_COMM_SELF, spec, trials, resume);
+    file.write_outcome(trials[1], finished_outcome(trials[1]), 0);
+    file.close();
+  }
+  const store::SweepContents resumed = store::read_sweep(path);
+  EXPECT_EQ(resumed.trials[1].outcome.status, spec::TrialStatus::finished);
+  EXPECT_EQ(resumed.trials[1].outcome.pack, -1);  // not recorded in an old file
+
+  const spec::Spec extended = extended_spec(
+      "[[grid.extend]]\noptimizer = \"sgd\"\nbatch_size = 4\nlog2_effective_lr = [-2, -1]\n");
+  const auto more = spec::expand_grid(extended, {10, 5});
+  store::SweepFile::Resume resume;
+  store::SweepFile file =
+      store::SweepFile::append(path, MPI_COMM_SELF, extended, more, {10, 5, 10, "a", "b", 1}, resume);
+  spec::TrialOutcome packed = finished_outcome(more.back());
+  packed.pack = 4;
+  file.write_outcome(more.back(), packed, 0);
+  file.close();
+  const store::SweepContents after = store::read_sweep(path);
+  EXPECT_EQ(after.trials[0].outcome.status, spec::TrialStatus::finished);
+  EXPECT_EQ(after.trials[0].outcome.pack, -1);
+  EXPECT_EQ(after.trials.back().outcome.pack, 4);
 }
 
 TEST(SweepFile, AppendRefusesAGridThatDoesNotStartWithTheFileAndLeavesItAlone) {
