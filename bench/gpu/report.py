@@ -92,7 +92,7 @@ def main(folder):
         name = b["run_name"] if "run_name" in b else b["name"]
         ours.setdefault(name, b["items_per_second"])  # the median when there are repetitions
     theirs = {}
-    for file in ("pytorch_autoencoder.json", "pytorch_autoencoder_b64.json", "pytorch_wrn.json"):
+    for file in ("pytorch_autoencoder.json", "pytorch_autoencoder_packs.json", "pytorch_wrn.json"):
         for b in (load(os.path.join(folder, file)) or {"benchmarks": []})["benchmarks"]:
             if "batch_size" in b:
                 theirs[(b["name"].split("::")[1], b["batch_size"])] = b["examples_per_second"]

@@ -2,7 +2,10 @@
 # The measurements of issue #4 on the GPU machine, in one command (run by the device tool from the
 # repository root, with gpu-carry/ from bench/gpu/pack.sh carried):
 #
-#   bench/gpu/session.sh        # results in $OUT (the device tool's folder), else out/gpu-session
+#   bench/gpu/session.sh [all|gpu|packs]   # results in $OUT (the device tool's folder), else out/gpu-session
+#
+# `gpu` runs steps 1–5 (issue #4), `packs` steps 1 and 6 (issue #9), `all` (the default) both; as
+# two device commands each stays well inside the 10-minute limit.
 #
 # 1. the device's identity (nvidia-smi, torch, cuDNN);
 # 2. the PyTorch ground-truth fixtures (tests/reference/*.py, float64 on the CPU);
@@ -24,6 +27,8 @@
 # or from CUDA_LIBS when set. Each step runs even if an earlier one failed; the exit status says
 # whether all passed.
 set -uo pipefail
+part=${1:-all}
+[[ $part == all || $part == gpu || $part == packs ]] || { echo "session.sh: all, gpu or packs, not '$part'" >&2; exit 2; }
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 out=${OUT:-out/gpu-session}
@@ -65,13 +70,14 @@ step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, remembers a failu
 { date -u +%FT%TZ; nvidia-smi || true; "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))'; echo "libraries: $libraries"; type run | tail -2; } >"$out/device.txt" 2>&1
 cat "$out/device.txt"
 
+data=$bundle/data
+if [[ $part != packs ]]; then
 step fixture_autoencoder "$python" tests/reference/autoencoder_torch.py "$out/autoencoder_torch.bin"
 step fixture_models "$python" tests/reference/models_torch.py "$out/models_torch.bin"
 export SGDSWEEP_TORCH_FIXTURE="$out/autoencoder_torch.bin" SGDSWEEP_MODELS_FIXTURE="$out/models_torch.bin"
 step unit_tests run "$bundle/bin/sgdsweep_unit_tests" --gtest_filter='CudaOps.*:*/cuda:TrainerTest.*' \
   --gtest_output="json:$out/unit_tests.json"
 
-data=$bundle/data
 for model in autoencoder wrn; do
   folder=$data/fashion-mnist; [[ $model == wrn ]] && folder=$data/cifar10
   step "curve_$model" run "$bundle/bin/sgdsweep-trial-curve" "bench/gpu/$model-curve.toml" --device cuda \
@@ -84,19 +90,25 @@ step curve_autoencoder_again run "$bundle/bin/sgdsweep-trial-curve" bench/gpu/au
 step repeat_autoencoder "$python" bench/gpu/compare_curves.py --tolerance 0 "$out/autoencoder-cuda.json" \
   "$out/autoencoder-cuda-again.json"
 step sgdsweep_throughput run "$bundle/bin/sgdsweep-bench-autoencoder" --device cuda --data "$data/fashion-mnist" \
-  --cifar "$data/cifar10" --benchmark_min_time="$min_time" --benchmark_repetitions=3 \
+  --cifar "$data/cifar10" --benchmark_filter='train_step|evaluate' --benchmark_min_time="$min_time" --benchmark_repetitions=3 \
   --benchmark_out="$out/sgdsweep.json" --benchmark_out_format=json
 step pytorch_autoencoder "$python" bench/pytorch_autoencoder.py --device cuda --data "$data/fashion-mnist" \
   --min-time "$min_time" --out "$out/pytorch_autoencoder.json"
 step pytorch_wrn "$python" bench/gpu/pytorch_wrn.py --device cuda --cifar "$data/cifar10" --deterministic \
   --min-time "$min_time" --out "$out/pytorch_wrn.json"
+fi
+if [[ $part != gpu ]]; then
 step pack_throughput run "$bundle/bin/sgdsweep-bench-autoencoder" --device cuda --data "$data/fashion-mnist" \
   --packs "${PACKS:-1,8,64}" --benchmark_filter=pack_step --benchmark_min_time="$min_time" \
   --benchmark_out="$out/packed.json" --benchmark_out_format=json
 step pytorch_pack_baseline "$python" bench/pytorch_autoencoder.py --device cuda --data "$data/fashion-mnist" \
-  --batch-sizes 64 --no-evaluate --min-time "$min_time" --out "$out/pytorch_autoencoder_b64.json"
-step pack_study run "$bundle/bin/sgdsweep-pack-study" bench/gpu/pack-study.toml --device cuda \
-  --data "$data/fashion-mnist" --out "$out/pack-study.json"
+  --batch-sizes 16,64,128 --no-evaluate --min-time "$min_time" --out "$out/pytorch_autoencoder_packs.json"
+# The study under a time limit (STUDY_SECONDS), so that the report is still written if it runs long.
+export -f run
+export libraries bundle
+step pack_study timeout "${STUDY_SECONDS:-360}" bash -c 'run "$@"' run "$bundle/bin/sgdsweep-pack-study" \
+  bench/gpu/pack-study.toml --device cuda --data "$data/fashion-mnist" --out "$out/pack-study.json"
+fi
 step report "$python" bench/gpu/report.py "$out"
 cat "$out/report.md" 2>/dev/null
 rm -rf "$bundle"
