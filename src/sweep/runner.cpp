@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <thread>
 
 #include "comm/gradient_reducer.hpp"
@@ -200,14 +199,12 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
                " after ", outcome.steps_completed, "/", trial.steps, " steps in ", outcome.wall_seconds,
                " s, test metric ", metric, outcome.message.empty() ? "" : " — ", outcome.message);
   };
-  const auto failed = [&](const spec::Trial& trial, const std::exception& e, double seconds) {  // its outcome
-    spec::TrialOutcome outcome;
+  // A trial that threw `what`: failed, the message naming this rank, logged.
+  const auto mark_failed = [&](const spec::Trial& trial, spec::TrialOutcome& outcome, const std::string& what) {
     outcome.status = spec::TrialStatus::failed;
-    outcome.message = concat("rank ", comm.rank(), ": ", e.what());
-    outcome.wall_seconds = seconds;
+    outcome.message = concat("rank ", comm.rank(), ": ", what);
     outcome.examples_per_second = NAN;
-    log::error("trial ", trial.index, " (", describe(trial), ") failed: ", e.what());
-    return outcome;
+    log::error("trial ", trial.index, " (", describe(trial), ") failed: ", what);
   };
   if (place.class_index >= 0) {
     const TeamClass& team_class = plan.classes[place.class_index];
@@ -230,11 +227,7 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
           backend->free_memory_bytes() / (backend->host_addressable() ? comm::launcher_ranks_per_node() : 1);
       train::PackContext context{*backend, *data, spec};
       context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
-        if (outcome.status == spec::TrialStatus::failed) {
-          const std::int64_t pack = outcome.pack;
-          outcome = failed(trial, std::runtime_error(outcome.message), outcome.wall_seconds);
-          outcome.pack = pack;
-        }
+        if (outcome.status == spec::TrialStatus::failed) mark_failed(trial, outcome, outcome.message);
         record(trial, outcome, 1);
       };
       context.after_step = [&](std::int64_t examples) {
@@ -271,7 +264,9 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
                        ": ", e.what(), " (aborting the job; --resume continues it)");
             MPI_Abort(comm.get(), 3);
           }
-          outcome = failed(trial, e, seconds_since(trial_start));
+          outcome = spec::TrialOutcome{};
+          outcome.wall_seconds = seconds_since(trial_start);
+          mark_failed(trial, outcome, e.what());
         }
         time.training += seconds_since(trial_start);
         if (leader) record(trial, outcome, split);

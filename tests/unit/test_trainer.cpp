@@ -301,3 +301,25 @@ TEST(PackSize, FollowsTheSpecAndTheFreeMemory) {
   s.pack = 1;
   EXPECT_EQ(train::pack_copies(s, trial, std::size_t{1} << 40), 1);
 }
+
+// A pack that throws (here: no memory for 2^40 copies) ends each of its trials as failed with the
+// message, and the next pack goes on: every trial is reported once.
+TEST_F(TrainerTest, PacksThatThrowEndTheirTrialsAsFailed) {
+  spec::Spec spec = make_spec(-5, "sgd");
+  spec.seeds = 3;
+  const auto task = train::load_task_data(spec, *backend_);
+  const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
+  ASSERT_EQ(trials.size(), 3u);
+  std::size_t next = 0;
+  std::vector<int> reported(trials.size(), 0);
+  train::PackContext context{*backend_, *task, spec};
+  context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
+    ++reported.at(trial.index);
+    EXPECT_EQ(outcome.status, spec::TrialStatus::failed);
+    EXPECT_NE(outcome.message.find("allocate"), std::string::npos) << outcome.message;
+  };
+  train::train_in_packs(
+      context, [&]() -> const spec::Trial* { return next < trials.size() ? &trials[next++] : nullptr; },
+      [](const spec::Trial&) { return std::int64_t{1} << 40; });
+  EXPECT_EQ(reported, std::vector<int>(trials.size(), 1));
+}
