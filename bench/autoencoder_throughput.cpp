@@ -5,13 +5,17 @@
 // (with --cifar) WRN-16-4 with ghost batch norm at B = 128; and one autoencoder evaluation pass
 // over a 500-row chunk as the task's evaluate() runs it.
 //
-// And (issue #9) packed steps: P trials trained together, at B = 16, 64, 128 for each P of --packs.
+// And (issue #9) packed steps: P trials trained together, for each P of --packs: the autoencoder at
+// B = 16, 64, 128 and (with --ptb) the paper's LSTM (2 × 650, unroll 35, dropout 0.5, clipping 5)
+// at B = 64.
 //
-// Usage: sgdsweep-bench-autoencoder [--data DIR] [--cifar DIR] [--device host|cuda] [--packs 1,8,64]
-//        [--benchmark_* flags]
+// Usage: sgdsweep-bench-autoencoder [--data DIR] [--cifar DIR] [--ptb DIR] [--device host|cuda]
+//        [--packs 1,8,64] [--benchmark_* flags]
 //   DIR is an MNIST-layout folder (train-images-idx3-ubyte[.gz], t10k-images-idx3-ubyte[.gz]);
 //   default $SGDSWEEP_BENCH_DATA, else /usr/share/datasets/fashion-mnist. --cifar names a
 //   CIFAR-10 binary folder (data_batch_1..5.bin, test_batch.bin); without it WRN-16-4 is skipped.
+//   --ptb names a folder with ptb.valid.txt (the training text here: ../shared has no
+//   ptb.train.txt, so the vocabulary is the validation text's) and ptb.test.txt.
 // On the host run it pinned with a single-threaded BLAS, e.g.
 //   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 taskset -c 0 build/bench/bench/sgdsweep-bench-autoencoder
 // bench/run_autoencoder_vs_pytorch.sh does that and sets PyTorch beside it; bench/gpu/session.sh
@@ -25,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -60,6 +65,15 @@ std::string wrn_spec(const std::string& folder, std::int64_t batch_size, const s
                 "[grid]\nbatch_sizes = [", batch_size, "]\nlog2_effective_lr = [0]\n");
 }
 
+// The paper's LSTM (input/paper/fig7-lstm-ptb.toml: 2 × 650, unroll 35, dropout 0.5, clipping 5)
+// with Momentum, trained on the validation text.
+std::string lstm_spec(const std::string& folder, std::int64_t batch_size, const std::string& device) {
+  return concat("[sweep]\nseed = 2020\ndevice = \"", device, "\"\n[model]\nname = \"lstm\"\n[data]\n",
+                "dataset = \"ptb\"\npath = \"", folder, "\"\ntrain_file = \"ptb.valid.txt\"\n",
+                "test_file = \"ptb.test.txt\"\n[budget]\nepochs = 1\n[optimizer]\nnames = [\"momentum\"]\n",
+                "[grid]\nbatch_sizes = [", batch_size, "]\nlog2_effective_lr = [0]\n");
+}
+
 using SpecMaker = std::string (*)(const std::string&, std::int64_t, const std::string&);
 
 // One training step per iteration, by the trainer's own StepRunner (recorded and replayed as a
@@ -84,13 +98,14 @@ void train_step(benchmark::State& state, ops::Backend& backend, const std::strin
   if (!std::isfinite(minibatch_loss)) state.SkipWithError("non-finite training loss");
 }
 
-// One packed step per iteration (issue #9): P autoencoder trials at batch B (the demo spec's trial
-// with seeds 0 … P−1) as the copies of one model, stepped together by the trainer's StepRunner
-// over the pack as train_pack runs it (recorded and replayed on a GPU). trial_steps_per_second =
-// P × packed steps per second: the sweep throughput. P = 1 is the packed path with one copy.
-void pack_step(benchmark::State& state, ops::Backend& backend, const std::string& folder) {
+// One packed step per iteration (issue #9): P trials at batch B (the spec's trial with seeds
+// 0 … P−1) as the copies of one model, stepped together by the trainer's StepRunner over the pack
+// as train_pack runs it (recorded and replayed on a GPU where the model allows). trial_steps_per_second
+// = P × packed steps per second: the sweep throughput. P = 1 is one trial alone (its path is the
+// pack of one).
+void pack_step(benchmark::State& state, ops::Backend& backend, const std::string& folder, SpecMaker make_spec) {
   const std::int64_t batch = state.range(0), copies = state.range(1);
-  spec::Spec spec = spec::parse_spec(autoencoder_spec(folder, batch, backend.name()), "<bench>");
+  spec::Spec spec = spec::parse_spec(make_spec(folder, batch, backend.name()), "<bench>");
   spec.seeds = static_cast<std::int32_t>(copies);
   const std::unique_ptr<train::TaskData> task = train::load_task_data(spec, backend);
   const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
@@ -164,6 +179,7 @@ int run(int& argc, char** argv) {
                                                                              : "/usr/share/datasets/fashion-mnist");
   const std::string cifar = take_flag(argc, argv, "cifar", "");
   const std::string device = take_flag(argc, argv, "device", "host");
+  const std::string ptb = take_flag(argc, argv, "ptb", "");
   const std::string packs = take_flag(argc, argv, "packs", "1,8");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
@@ -190,6 +206,7 @@ int run(int& argc, char** argv) {
   benchmark::AddCustomContext("train_images", train_images);
   benchmark::AddCustomContext("test_images", test_images);
   if (!cifar.empty()) benchmark::AddCustomContext("cifar", cifar);
+  if (!ptb.empty()) benchmark::AddCustomContext("ptb", ptb);
 
   benchmark::RegisterBenchmark("sgdsweep::autoencoder_train_step", train_step, std::ref(*backend), folder,
                                &autoencoder_spec)
@@ -206,17 +223,22 @@ int run(int& argc, char** argv) {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
-  auto* packed = benchmark::RegisterBenchmark("sgdsweep::autoencoder_pack_step", pack_step, std::ref(*backend), folder)
-                     ->ArgNames({"B", "P"})
-                     ->UseRealTime()
-                     ->Unit(benchmark::kMillisecond);
-  for (const std::int64_t batch : {16, 64, 128}) {
-    for (std::size_t at = 0; at < packs.size();) {
-      const std::size_t comma = std::min(packs.find(',', at), packs.size());
-      packed->Args({batch, std::stoll(packs.substr(at, comma - at))});
-      at = comma + 1;
+  const auto register_packs = [&](const char* name, const std::string& data, SpecMaker make_spec,
+                                  std::initializer_list<std::int64_t> batches) {
+    auto* packed = benchmark::RegisterBenchmark(name, pack_step, std::ref(*backend), data, make_spec)
+                       ->ArgNames({"B", "P"})
+                       ->UseRealTime()
+                       ->Unit(benchmark::kMillisecond);
+    for (const std::int64_t batch : batches) {
+      for (std::size_t at = 0; at < packs.size();) {
+        const std::size_t comma = std::min(packs.find(',', at), packs.size());
+        packed->Args({batch, std::stoll(packs.substr(at, comma - at))});
+        at = comma + 1;
+      }
     }
-  }
+  };
+  register_packs("sgdsweep::autoencoder_pack_step", folder, &autoencoder_spec, {16, 64, 128});
+  if (!ptb.empty()) register_packs("sgdsweep::lstm_pack_step", ptb, &lstm_spec, {64});
   benchmark::RegisterBenchmark("sgdsweep::autoencoder_evaluate", evaluate_chunk,
                                std::ref(*backend), folder)
       ->ArgName("rows")

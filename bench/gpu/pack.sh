@@ -7,17 +7,19 @@
 # loader of this machine (session.sh falls back to them when the GPU machine's glibc or
 # libstdc++ is older than ours), and small real
 # data subsets: the first 10,000 Fashion-MNIST training and 2,000 test images, the first 512
-# records of each CIFAR-10 training batch and 512 evenly spaced test records.
+# records of each CIFAR-10 training batch and 512 evenly spaced test records, and the PTB
+# validation and test texts.
 #
 #   bench/gpu/pack.sh            # after cmake --build --preset default (SGDSWEEP_CUDA=ON)
 # Environment: BUILD_DIR [build/default], FASHION [/usr/share/datasets/fashion-mnist],
-# CIFAR [data/cifar-10-batches-bin].
+# CIFAR [data/cifar-10-batches-bin], PTB [../shared/data/ptb].
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 build=${BUILD_DIR:-build/default}
 fashion=${FASHION:-/usr/share/datasets/fashion-mnist}
 cifar=${CIFAR:-data/cifar-10-batches-bin}
+ptb=${PTB:-../shared/data/ptb}
 binaries=("$build/tests/sgdsweep_unit_tests" "$build/bench/sgdsweep-bench-autoencoder" "$build/bench/sgdsweep-trial-curve"
           "$build/bench/sgdsweep-pack-study")
 for binary in "${binaries[@]}"; do
@@ -29,7 +31,8 @@ mkdir -p .git/info && touch .git/info/exclude
 grep -qx 'gpu-carry/' .git/info/exclude || echo 'gpu-carry/' >>.git/info/exclude
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,lib/system,data/fashion-mnist,data/cifar10}
+mkdir -p "$stage"/{bin,lib/system,data/fashion-mnist,data/cifar10,data/ptb}
+cp "$ptb/ptb.valid.txt" "$ptb/ptb.test.txt" "$stage/data/ptb/"
 cp "${binaries[@]}" "$stage/bin/"
 # The C and C++ runtimes apart (lib/system): session.sh uses the GPU machine's own when they load
 # our binaries, and these with their loader when not.

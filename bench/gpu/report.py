@@ -2,7 +2,7 @@
 """Turns a bench/gpu/session.sh folder into report.md: the unit tests that ran on the GPU,
 sgdsweep's training throughput beside PyTorch eager on the same GPU (ratio, and each side's share
 of the GPU's FP32 peak, from the models' exact FLOP counts), and (issue #9) the sweep throughput of
-packed autoencoder trials against one trial at a time and against PyTorch eager one trial per GPU,
+packed autoencoder and LSTM trials against one trial at a time and against PyTorch eager one trial per GPU,
 with the packed study's wall time beside the planner's prediction.
 
   python3 bench/gpu/report.py OUT_DIR
@@ -46,30 +46,32 @@ def load(path):
 
 def pack_section(folder, theirs):
     """Issue #9: trial-steps/s of packs of P trials (packed.json) against P = 1 and PyTorch eager."""
-    packed = {}
+    packed = {}  # (model, B, P) -> trial-steps/s
     for b in (load(os.path.join(folder, "packed.json")) or {"benchmarks": []})["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
         name = b["run_name"] if "run_name" in b else b["name"]
-        if "autoencoder_pack_step" not in name or "trial_steps_per_second" not in b:
+        if "_pack_step" not in name or "trial_steps_per_second" not in b:
             continue
-        fields = dict(part.split(":") for part in name.split("/")[1:] if ":" in part)  # B:16/P:8
-        packed.setdefault((int(fields["B"]), int(fields["P"])), b["trial_steps_per_second"])
+        model = name.split("::")[1].split("_pack_step")[0]  # sgdsweep::lstm_pack_step/B:64/P:8
+        fields = dict(part.split(":") for part in name.split("/")[1:] if ":" in part)
+        packed.setdefault((model, int(fields["B"]), int(fields["P"])), b["trial_steps_per_second"])
     if not packed:
         return []
-    lines = ["", "## Packs (issue #9): autoencoder trial-steps per second", "",
-             "| B | one trial at a time (P = 1) | packed: best P | packed trial-steps/s | PyTorch eager, one trial per GPU | packed ÷ PyTorch (goal 20×) | packed ÷ P = 1 |",
-             "|---|---|---|---|---|---|---|"]
-    for batch in sorted({b for b, _ in packed}):
-        alone = packed.get((batch, 1))
-        best_p, best = max(((p, r) for (b, p), r in packed.items() if b == batch), key=lambda item: item[1])
-        torch_examples = theirs.get(("autoencoder_train_step", batch))
+    goals = {"autoencoder": 20, "lstm": 10, "wrn16_4": 5}
+    lines = ["", "## Packs (issue #9): trial-steps per second", "",
+             "| model | B | one trial at a time (P = 1) | packed: best P | packed trial-steps/s | PyTorch eager, one trial per GPU | packed ÷ PyTorch (goal) | packed ÷ P = 1 |",
+             "|---|---|---|---|---|---|---|---|"]
+    cell = lambda x: (f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}") if x else "–"
+    for model, batch in sorted({(m, b) for m, b, _ in packed}):
+        alone = packed.get((model, batch, 1))
+        best_p, best = max(((p, r) for (m, b, p), r in packed.items() if (m, b) == (model, batch)), key=lambda item: item[1])
+        torch_examples = theirs.get((f"{model}_train_step", batch))
         torch_steps = torch_examples / batch if torch_examples else None
-        cell = lambda x: f"{x:.0f}" if x else "–"
-        lines.append(f"| {batch} | {cell(alone)} | {best_p} | {cell(best)} | {cell(torch_steps)} | "
-                     + (f"{best / torch_steps:.1f}× | " if torch_steps else "– | ")
+        lines.append(f"| {model} | {batch} | {cell(alone)} | {best_p} | {cell(best)} | {cell(torch_steps)} | "
+                     + (f"{best / torch_steps:.1f}× ({goals.get(model, '–')}×) | " if torch_steps else "– | ")
                      + (f"{best / alone:.1f}× |" if alone else "– |"))
-    lines += ["", "All P measured: " + ", ".join(f"B={b} P={p}: {r:.0f}" for (b, p), r in sorted(packed.items())) + "."]
+    lines += ["", "All P measured: " + ", ".join(f"{m} B={b} P={p}: {cell(r)}" for (m, b, p), r in sorted(packed.items())) + "."]
     study = load(os.path.join(folder, "pack-study.json"))
     if study:
         lines += ["", f"Packed study ({study['spec']}, packs of up to {study['pack']}): {study['trials']} trials "
@@ -92,7 +94,7 @@ def main(folder):
         name = b["run_name"] if "run_name" in b else b["name"]
         ours.setdefault(name, b["items_per_second"])  # the median when there are repetitions
     theirs = {}
-    for file in ("pytorch_autoencoder.json", "pytorch_autoencoder_packs.json", "pytorch_wrn.json"):
+    for file in ("pytorch_autoencoder.json", "pytorch_autoencoder_packs.json", "pytorch_wrn.json", "pytorch_lstm.json"):
         for b in (load(os.path.join(folder, file)) or {"benchmarks": []})["benchmarks"]:
             if "batch_size" in b:
                 theirs[(b["name"].split("::")[1], b["batch_size"])] = b["examples_per_second"]

@@ -14,7 +14,8 @@ namespace sgdsweep::nn {
 // `features` ([size, 784], its own target); image classifiers read `features` (NHWC images) and
 // `labels` [size]; the language model reads `tokens` and `labels` as time-major [window, size]
 // token ids (labels = the next tokens). A pack of models (Model::copies() = P) reads P microbatches
-// back to back, copy-major (features [P, size, 784]), one per copy, all of the same size.
+// back to back, copy-major (features [P, size, 784], tokens [P, window, size]), one per copy, all
+// of the same size.
 struct Batch {
   const float* features = nullptr;
   const std::int32_t* tokens = nullptr;
@@ -23,6 +24,8 @@ struct Batch {
   std::int64_t first_row = 0;
   std::int64_t step_rows = 0;  // 0 means size (the microbatch is the whole batch)
   std::int64_t step = 0;       // the trial's update index (dropout masks)
+  // A pack: copy c's update index steps[c] (host memory); null: `step` for every copy.
+  const std::int64_t* steps = nullptr;
 };
 
 // What evaluate() adds up over a microbatch (backend memory, doubles).
@@ -46,7 +49,7 @@ class Model {
 
   // Models trained together as one pack (parameters().copies()): each copy its own trial, every
   // op a packed op over the copies, so that a copy's arithmetic is the same in a pack of any size.
-  // 1 for the models that do not pack (only the autoencoder does).
+  // 1 for the models that do not pack (the autoencoder and the LSTM do).
   std::int64_t copies() { return parameters().copies(); }
   // Draws copy `copy`'s initial parameters from `seed` (a pack slot taking its next trial).
   virtual void initialize(std::int64_t /*copy*/, std::uint64_t /*seed*/) { fail("this model does not pack"); }
@@ -64,9 +67,9 @@ class Model {
   // follow the step number, nor with recurrent state.
   virtual bool replayable() const { return false; }
 
-  // Recurrent models: zero the state carried between windows (training at each epoch start,
-  // evaluation before each pass). No-op for the others.
-  virtual void reset_training_state() {}
+  // Recurrent models: zero the state carried between windows (training: copy `copy`'s, at each
+  // epoch start of its trial; evaluation: before each pass). No-op for the others.
+  virtual void reset_training_state(std::int64_t /*copy*/) {}
   virtual void reset_evaluation_state() {}
 };
 

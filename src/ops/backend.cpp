@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace sgdsweep::ops {
 namespace {
@@ -62,6 +63,88 @@ void Backend::sgd_update_packed(std::int64_t pack, float* weights, float* gradie
   for (std::int64_t p = 0; p < pack; ++p) {
     sgd_update(weights + p * stride, gradient + p * stride, velocity ? velocity + p * stride : nullptr, count,
                learning_rates + p, momentum, l2);
+  }
+}
+
+void Backend::fill_packed(std::int64_t pack, float* x, std::int64_t stride, std::int64_t count, float value) {
+  for (std::int64_t p = 0; p < pack; ++p) fill(x + p * stride, count, value);
+}
+
+void Backend::copy_packed(std::int64_t pack, float* destination, std::int64_t stride_destination, const float* source,
+                          std::int64_t stride_source, std::int64_t count) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    copy(destination + p * stride_destination, source + p * stride_source, static_cast<std::size_t>(count) * sizeof(float));
+  }
+}
+
+void Backend::axpby_packed(std::int64_t pack, float alpha, const float* x, std::int64_t stride_x, float beta, float* y,
+                           std::int64_t stride_y, std::int64_t count) {
+  for (std::int64_t p = 0; p < pack; ++p) axpby(alpha, x + p * stride_x, beta, y + p * stride_y, count);
+}
+
+void Backend::sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
+                                    double* out) {
+  std::vector<double> sums(static_cast<std::size_t>(pack));
+  for (std::int64_t p = 0; p < pack; ++p) sums[p] = sum_of_squares(x + p * stride, count);
+  copy_to_device(out, sums.data(), sums.size() * sizeof(double));
+}
+
+void Backend::dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
+                                     std::int64_t count, float probability, const std::uint64_t* seeds,
+                                     const std::uint32_t* streams, std::uint64_t first_position) {
+  std::vector<std::uint64_t> host_seeds(static_cast<std::size_t>(pack));
+  std::vector<std::uint32_t> host_streams(host_seeds.size());
+  copy_to_host(host_seeds.data(), seeds, host_seeds.size() * sizeof(std::uint64_t));
+  copy_to_host(host_streams.data(), streams, host_streams.size() * sizeof(std::uint32_t));
+  for (std::int64_t p = 0; p < pack; ++p) {
+    dropout_forward(x + p * stride, y + p * stride, mask + p * stride, count, probability, host_seeds[p],
+                    host_streams[p], first_position);
+  }
+}
+
+void Backend::gather_rows_packed(std::int64_t pack, const float* table, std::int64_t stride_table, std::int64_t columns,
+                                 const std::int32_t* rows, std::int64_t stride_rows, std::int64_t count, float* out,
+                                 std::int64_t stride_out) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    gather_rows(table + p * stride_table, columns, rows + p * stride_rows, count, out + p * stride_out);
+  }
+}
+
+void Backend::scatter_add_rows_packed(std::int64_t pack, const float* x, std::int64_t stride_x, std::int64_t columns,
+                                      const std::int32_t* rows, std::int64_t stride_rows, std::int64_t count,
+                                      float* table, std::int64_t stride_table) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    scatter_add_rows(x + p * stride_x, columns, rows + p * stride_rows, count, table + p * stride_table);
+  }
+}
+
+void Backend::lstm_cell_forward_packed(std::int64_t pack, float* gates, std::int64_t stride_gates, const float* c_prev,
+                                       std::int64_t stride_c_prev, float* c, float* h, std::int64_t stride_state,
+                                       std::int64_t rows, std::int64_t hidden) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    lstm_cell_forward(gates + p * stride_gates, c_prev + p * stride_c_prev, c + p * stride_state,
+                      h + p * stride_state, rows, hidden);
+  }
+}
+
+void Backend::lstm_cell_backward_packed(std::int64_t pack, const float* gates, float* gate_gradient,
+                                        std::int64_t stride_gates, const float* c_prev, std::int64_t stride_c_prev,
+                                        const float* c, const float* dh, std::int64_t stride_state, float* dc,
+                                        std::int64_t stride_dc, std::int64_t rows, std::int64_t hidden) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    lstm_cell_backward(gates + p * stride_gates, c_prev + p * stride_c_prev, c + p * stride_state,
+                       dh + p * stride_state, dc + p * stride_dc, gate_gradient + p * stride_gates, rows, hidden);
+  }
+}
+
+void Backend::softmax_cross_entropy_packed(std::int64_t pack, const float* logits, std::int64_t stride_logits,
+                                           const std::int32_t* labels, std::int64_t stride_labels, std::int64_t rows,
+                                           std::int64_t classes, float* gradient, float gradient_scale,
+                                           double* loss_sums, double* correct) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    softmax_cross_entropy(logits + p * stride_logits, labels + p * stride_labels, rows, classes,
+                          gradient ? gradient + p * stride_logits : nullptr, gradient_scale, loss_sums + p,
+                          correct + p);
   }
 }
 

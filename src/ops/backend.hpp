@@ -237,6 +237,45 @@ class Backend {
   virtual void sgd_update_packed(std::int64_t pack, float* weights, float* gradient, float* velocity,
                                  std::int64_t stride, std::int64_t count, const float* learning_rates,
                                  float momentum, float l2);
+  // The recurrent model's ops per problem (the LSTM language model in packs): elementwise ones give
+  // the unpacked op's bits wherever a problem sits; the reductions keep the unpacked op's order.
+  // fill / copy / axpby per problem: x, y at p · stride_x, p · stride_y (copy: floats).
+  virtual void fill_packed(std::int64_t pack, float* x, std::int64_t stride, std::int64_t count, float value);
+  virtual void copy_packed(std::int64_t pack, float* destination, std::int64_t stride_destination,
+                           const float* source, std::int64_t stride_source, std::int64_t count);
+  virtual void axpby_packed(std::int64_t pack, float alpha, const float* x, std::int64_t stride_x, float beta,
+                            float* y, std::int64_t stride_y, std::int64_t count);
+  // sum_of_squares per problem into out[p] (doubles in backend memory; nothing returns to the host).
+  virtual void sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
+                                     double* out);
+  // dropout_forward per problem: x, y and mask at p · stride, problem p's seed and stream
+  // seeds[p], streams[p] (backend memory), every problem at the same first_position.
+  virtual void dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
+                                      std::int64_t count, float probability, const std::uint64_t* seeds,
+                                      const std::uint32_t* streams, std::uint64_t first_position);
+  // gather_rows / scatter_add_rows per problem: the table at p · stride_table, the row ids at
+  // p · stride_rows, x / out at p · stride_x.
+  virtual void gather_rows_packed(std::int64_t pack, const float* table, std::int64_t stride_table,
+                                  std::int64_t columns, const std::int32_t* rows, std::int64_t stride_rows,
+                                  std::int64_t count, float* out, std::int64_t stride_out);
+  virtual void scatter_add_rows_packed(std::int64_t pack, const float* x, std::int64_t stride_x, std::int64_t columns,
+                                       const std::int32_t* rows, std::int64_t stride_rows, std::int64_t count,
+                                       float* table, std::int64_t stride_table);
+  // lstm_cell_forward / _backward per problem: gates (and gate_gradient) at p · stride_gates,
+  // c_prev at p · stride_c_prev, c, h (and dh) at p · stride_state, dc at p · stride_dc.
+  virtual void lstm_cell_forward_packed(std::int64_t pack, float* gates, std::int64_t stride_gates,
+                                        const float* c_prev, std::int64_t stride_c_prev, float* c, float* h,
+                                        std::int64_t stride_state, std::int64_t rows, std::int64_t hidden);
+  virtual void lstm_cell_backward_packed(std::int64_t pack, const float* gates, float* gate_gradient,
+                                         std::int64_t stride_gates, const float* c_prev, std::int64_t stride_c_prev,
+                                         const float* c, const float* dh, std::int64_t stride_state, float* dc,
+                                         std::int64_t stride_dc, std::int64_t rows, std::int64_t hidden);
+  // softmax_cross_entropy per problem: logits and gradient at p · stride_logits, labels at
+  // p · stride_labels, the sums into loss_sums[p] and correct[p].
+  virtual void softmax_cross_entropy_packed(std::int64_t pack, const float* logits, std::int64_t stride_logits,
+                                            const std::int32_t* labels, std::int64_t stride_labels,
+                                            std::int64_t rows, std::int64_t classes, float* gradient,
+                                            float gradient_scale, double* loss_sums, double* correct);
   // Bytes this process could still allocate, as well as the backend can tell (the host: available
   // memory of the node; a GPU: free device memory), for sizing packs.
   virtual std::size_t free_memory_bytes() const;

@@ -39,8 +39,8 @@ MetricInfo metric_info(ModelKind kind) {
 }
 
 bool packs_with(const Trial& a, const Trial& b) {
-  return a.model == b.model && a.batch_size == b.batch_size && a.microbatch == b.microbatch &&
-         a.momentum == b.momentum && a.l2 == b.l2 && a.clip_norm <= 0 && b.clip_norm <= 0;
+  return a.model == b.model && model_packs(a.model) && a.batch_size == b.batch_size &&
+         a.microbatch == b.microbatch && a.momentum == b.momentum && a.l2 == b.l2 && a.clip_norm == b.clip_norm;
 }
 
 }  // namespace sgdsweep::spec

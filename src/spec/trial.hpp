@@ -19,6 +19,10 @@ const char* name(OptimizerKind kind);
 const char* name(BudgetKind kind);
 const char* name(TrialStatus status);
 
+// Whether the model trains in packs, many trials as the copies of one model (train::train_pack):
+// the autoencoder and the LSTM, the small models of the paper.
+inline bool model_packs(ModelKind kind) { return kind == ModelKind::autoencoder || kind == ModelKind::lstm; }
+
 // What a model's loss and test metric are, for files and tables, and how the metric comes from
 // the evaluation sums.
 struct MetricInfo {
@@ -78,9 +82,9 @@ struct TrialOutcome {
   std::int64_t pack = 1;               // trials trained together in one model, it included (1: alone)
 };
 
-// Whether two trials can train in one pack (Model::copies, train::train_pack): the same model,
-// batch, microbatch, momentum and L2, and no clipping. A pack shares its shapes and its optimizer's
-// constants; the rate, seed, schedule and budget are each trial's own.
+// Whether two trials can train in one pack (Model::copies, train::train_pack): the same model, one
+// that packs, and the same batch, microbatch, momentum, L2 and clipping threshold. A pack shares
+// its shapes and its optimizer's constants; the rate, seed, schedule and budget are each trial's own.
 bool packs_with(const Trial& a, const Trial& b);
 
 // Number of minibatch losses a trial of `steps` records: steps 0, e, 2e, … below `steps`.

@@ -918,7 +918,7 @@ std::string plan_report(const Plan& plan, const spec::Spec& spec, const std::vec
                             " % against any layout)"));
   if (plan.pack > 1) {
     line("packs", concat("up to ", plan.pack, " trials per rank trained together (one packed step), ",
-                         plan.pack_shapes, " trial shape(s) (batch, microbatch, momentum, L2); predicted times are a "
+                         plan.pack_shapes, " trial shape(s) (batch, microbatch, momentum, L2, clipping); predicted times are a "
                          "trial's in a full pack: ", plan.pack, " × its time alone",
                          plan.packs_share_overhead ? ", less the step overhead the pack shares"
                                                    : " (the host's step overhead is per trial: packs gain nothing)"));

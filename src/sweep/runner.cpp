@@ -243,7 +243,7 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
             const std::int64_t index = claim();
             return index < 0 ? nullptr : &trials[index];
           },
-          [&](const spec::Trial& first) { return train::pack_copies(spec, first, free_bytes); });
+          [&](const spec::Trial& first) { return train::pack_copies(spec, first, free_bytes, data->vocabulary()); });
       time.training += seconds_since(packs_start) - (time.scheduling + time.hdf5 - elsewhere);
     } else {
       for (std::int64_t trial_index = claim(); trial_index >= 0; trial_index = claim()) {

@@ -13,7 +13,7 @@ void TrialBatches::upload(std::int64_t, std::int64_t, std::int64_t, std::size_t)
 nn::Batch TrialBatches::gather(std::size_t) { fail("this task's batches cannot be staged ahead of a recorded step"); }
 
 std::unique_ptr<PackBatches> TaskData::pack_batches(std::int64_t, std::int64_t) {
-  fail("only the autoencoder's trials train in packs");
+  fail("only the autoencoder's and the LSTM's trials train in packs");
 }
 
 Evaluation TaskData::evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,

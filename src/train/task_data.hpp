@@ -76,7 +76,7 @@ class TaskData {
 
   virtual std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) = 0;
   // Batches for a pack of `copies` trials with microbatches of `microbatch` rows, for the tasks
-  // whose model packs (reconstruction); the others throw Error.
+  // whose model packs (reconstruction, language); the others throw Error.
   virtual std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch);
   // On the first `limit` training examples (0 = all in use), or the whole test set. Collective
   // over `team`: member r evaluates chunks r, r + g, r + 2g, … and every member gets the sums of

@@ -26,25 +26,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Global-norm clipping of the trainable gradients (PyTorch's clip_grad_norm_): when
-// ‖g‖ > threshold, g ← g · threshold / (‖g‖ + 1e−6). Running statistics are not gradients.
-void clip_gradient_norm(nn::Parameters& parameters, double threshold) {
-  ops::Backend& backend = parameters.backend();
-  double squares = 0.0;
-  for (const nn::ParameterTensor& tensor : parameters.tensors()) {
-    if (tensor.role == nn::ParameterRole::running_statistic) continue;
-    squares += backend.sum_of_squares(parameters.gradients() + tensor.offset, tensor.count);
-  }
-  const double norm = std::sqrt(squares);
-  if (!(norm > threshold)) return;
-  const auto scale = static_cast<float>(threshold / (norm + 1e-6));
-  for (const nn::ParameterTensor& tensor : parameters.tensors()) {
-    if (tensor.role == nn::ParameterRole::running_statistic) continue;
-    float* gradient = parameters.gradients() + tensor.offset;
-    backend.axpby(scale, gradient, 0.0f, gradient, tensor.count);
-  }
-}
-
 }  // namespace
 
 std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k) {
@@ -53,8 +34,8 @@ std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k) {
 
 std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial& trial,
                                       const TaskData& data, ops::Backend& backend, std::int64_t copies) {
-  if (copies != 1 && spec.model != spec::ModelKind::autoencoder) {
-    fail("trial ", trial.index, ": only the autoencoder trains in packs (", spec.model_name, " does not)");
+  if (copies != 1 && !spec::model_packs(spec.model)) {
+    fail("trial ", trial.index, ": only the autoencoder and the LSTM train in packs (", spec.model_name, " does not)");
   }
   switch (spec.model) {
     case spec::ModelKind::autoencoder:
@@ -88,7 +69,7 @@ std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial&
       config.dropout = static_cast<float>(spec.dropout);
       config.init_scale = static_cast<float>(spec.init_scale);
       return std::make_unique<nn::LstmLanguageModel>(backend, trial.microbatch, trial.batch_size,
-                                                     spec.evaluation_streams, config, trial.seed);
+                                                     spec.evaluation_streams, config, trial.seed, copies);
     }
   }
   fail("trial ", trial.index, ": unknown model");
@@ -112,13 +93,18 @@ StepRunner::StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches*
     fail("trial ", trial.index, ": ", microbatches_, " microbatches cannot be split over a team of ", team.size(),
          " ranks");
   }
-  if (copies_ > 1 && (team.size() > 1 || trial.clip_norm > 0)) {
-    fail("trial ", trial.index, ": a pack of trials trains on one rank and without clipping");
-  }
+  if (copies_ > 1 && team.size() > 1) fail("trial ", trial.index, ": a pack of trials trains on one rank");
   mine_ = microbatches_ / team.size();  // this member's aligned run
   first_microbatch_ = team.rank() * mine_;
   if (mine_ > 1) accumulator_ = std::make_unique<GradientAccumulator>(backend, parameters_.total_size(), mine_);
   losses_ = ops::Buffer<double>(backend, static_cast<std::size_t>(mine_ * copies_));
+  if (trial.clip_norm > 0) {
+    for (const nn::ParameterTensor& tensor : parameters_.tensors()) {
+      if (tensor.role != nn::ParameterRole::running_statistic) clipped_.push_back(&tensor);
+    }
+    squares_ = ops::Buffer<double>(backend, clipped_.size() * static_cast<std::size_t>(copies_));
+    host_squares_.resize(squares_.size());
+  }
   // A team on a GPU backend all-reduces a host copy of the gradients (allocated once per trial).
   if (team.size() > 1 && !backend.host_addressable()) staged_gradients_.resize(static_cast<std::size_t>(parameters_.size()));
   my_losses_.resize(static_cast<std::size_t>(mine_ * copies_));
@@ -159,6 +145,26 @@ nn::Batch StepRunner::batch(std::int64_t m) {
   return gather(m);
 }
 
+void StepRunner::clip_gradients() {
+  const std::int64_t stride = parameters_.stride();
+  for (std::size_t i = 0; i < clipped_.size(); ++i) {
+    backend_.sum_of_squares_packed(copies_, parameters_.gradients() + clipped_[i]->offset, stride,
+                                   clipped_[i]->count, squares_.data() + i * copies_);
+  }
+  squares_.download(host_squares_.data(), host_squares_.size());
+  for (std::int64_t c = 0; c < copies_; ++c) {
+    double squares = 0.0;
+    for (std::size_t i = 0; i < clipped_.size(); ++i) squares += host_squares_[i * copies_ + c];  // tensor order
+    const double norm = std::sqrt(squares), threshold = trial_.clip_norm;
+    if (!(norm > threshold)) continue;
+    const auto scale = static_cast<float>(threshold / (norm + 1e-6));
+    for (const nn::ParameterTensor* tensor : clipped_) {
+      float* gradient = parameters_.gradients() + c * stride + tensor->offset;
+      backend_.axpby(scale, gradient, 0.0f, gradient, tensor->count);
+    }
+  }
+}
+
 void StepRunner::gradients(const std::function<nn::Batch(std::int64_t)>& batch) {
   const auto loss_scale = static_cast<float>(1.0 / terms_);
   if (accumulator_) accumulator_->reset();
@@ -172,7 +178,9 @@ void StepRunner::gradients(const std::function<nn::Batch(std::int64_t)>& batch) 
 const std::vector<double>& StepRunner::run_pack(const std::vector<std::int64_t>& steps,
                                                 const std::vector<double>& learning_rates) {
   steps_ = steps;
-  if (copies_ == 1 && steps.front() % trial_.steps_per_epoch == 0) model_.reset_training_state();
+  for (std::int64_t c = 0; c < copies_; ++c) {
+    if (steps[c] % trial_.steps_per_epoch == 0) model_.reset_training_state(c);
+  }
   optimizer_.set_rates(learning_rates);
   if (record_) {
     // The batches are uploaded, then the step's ops — gathers, forward and backward per
@@ -204,7 +212,7 @@ const std::vector<double>& StepRunner::run_pack(const std::vector<std::int64_t>&
       }
     }
     // A non-finite gradient makes the norm NaN, which clips nothing; the trial ends all the same.
-    if (trial_.clip_norm > 0) clip_gradient_norm(parameters_, trial_.clip_norm);
+    if (trial_.clip_norm > 0) clip_gradients();
     optimizer_.apply(microbatches_);
   }
   // The update happens before the loss is read: on a non-finite loss the trial ends all the same,
@@ -322,32 +330,54 @@ std::int64_t autoencoder_outputs_per_row() {
   return std::accumulate(widths.begin() + 1, widths.end(), std::int64_t{0});
 }
 
+// Floats of one copy's training activations per microbatch row, and of what a copy stages per row
+// of its batch (lstm_lm.cpp and autoencoder.cpp allocate these).
+std::int64_t activations_per_row(const spec::Spec& spec, std::int64_t vocabulary) {
+  if (spec.model == spec::ModelKind::lstm) {
+    // Per layer gates (4H), cells, outputs; per dropout site inputs and masks; the embedding, the
+    // gradient ping-pong, the gate gradient (4H) and the logits; over the window.
+    const std::int64_t hidden = spec.hidden;
+    return spec.unroll * (spec.layers * 6 * hidden + (spec.layers + 1) * 2 * hidden + 7 * hidden + vocabulary) +
+           2 * hidden;
+  }
+  const auto& widths = nn::Autoencoder::kWidths;
+  return autoencoder_outputs_per_row() + 2 * *std::max_element(widths.begin(), widths.end());
+}
+
+std::int64_t staged_per_row(const spec::Spec& spec) {
+  return spec.model == spec::ModelKind::lstm ? 2 * spec.unroll : nn::Autoencoder::kWidths.front() + 1;
+}
+
 }  // namespace
 
-std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial) {
-  if (spec.model != spec::ModelKind::autoencoder) fail("only the autoencoder trains in packs");
-  const auto& widths = nn::Autoencoder::kWidths;
-  const std::int64_t parameters = spec::parameter_count(spec);
+std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial, std::int64_t vocabulary) {
+  if (!spec::model_packs(spec.model)) fail("only the autoencoder and the LSTM train in packs");
+  const std::int64_t parameters = spec::parameter_count(spec, vocabulary);
   const std::int64_t microbatches = (trial.batch_size + trial.microbatch - 1) / trial.microbatch;
   std::int64_t tree_levels = 0;  // GradientAccumulator: its levels and carry
   if (microbatches > 1) {
     for (tree_levels = 2; (std::int64_t{1} << (tree_levels - 2)) < microbatches;) ++tree_levels;
   }
   const std::int64_t buffers = 2 + (trial.momentum != 0 ? 1 : 0) + tree_levels;  // values, gradients, …
-  // Layer outputs and the gradient ping-pong of a training microbatch; staged features and row ids.
-  const std::int64_t activations =
-      autoencoder_outputs_per_row() + 2 * *std::max_element(widths.begin(), widths.end());
-  const std::int64_t staged = microbatches * trial.microbatch * (widths.front() + 1);
-  return static_cast<std::size_t>(4 * (buffers * parameters + trial.microbatch * activations + staged) +
-                                  8 * microbatches);
+  // The carried state of a recurrent model: h and c per layer for each of the B streams.
+  const std::int64_t state = spec.model == spec::ModelKind::lstm ? 2 * spec.layers * trial.batch_size * spec.hidden : 0;
+  const std::int64_t staged = microbatches * trial.microbatch * staged_per_row(spec);
+  return static_cast<std::size_t>(
+      4 * (buffers * parameters + trial.microbatch * activations_per_row(spec, vocabulary) + state + staged) +
+      8 * microbatches);
 }
 
-std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes) {
+std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes,
+                         std::int64_t vocabulary) {
   if (spec.pack <= 1) return 1;
-  // Less the evaluation's layer outputs, which one copy at a time uses.
-  const double shared = 4.0 * static_cast<double>(kEvaluationRows * autoencoder_outputs_per_row());
+  // Less what one copy at a time uses: the autoencoder's evaluation outputs, the LSTM's evaluation
+  // state.
+  const double shared =
+      spec.model == spec::ModelKind::lstm
+          ? 8.0 * static_cast<double>(spec.layers * spec.evaluation_streams * spec.hidden)
+          : 4.0 * static_cast<double>(kEvaluationRows * autoencoder_outputs_per_row());
   const auto fit = static_cast<std::int64_t>((0.8 * static_cast<double>(free_bytes) - shared) /
-                                             static_cast<double>(pack_copy_bytes(spec, trial)));
+                                             static_cast<double>(pack_copy_bytes(spec, trial, vocabulary)));
   return std::max<std::int64_t>(1, std::min(spec.pack, fit));
 }
 

@@ -5,7 +5,7 @@
 // ranks when its microbatch count is a power of two. A non-finite loss ends the trial as diverged
 // with its curve so far.
 //
-// A pack (train_pack) trains many trials of a model that packs (the autoencoder) together on one
+// A pack (train_pack) trains many trials of a model that packs (spec::model_packs) together on one
 // rank: one model with a copy per trial, every op a packed op, one step for all of them. A copy's
 // arithmetic does not depend on the pack, so each trial gives the bits it gives alone.
 #pragma once
@@ -46,7 +46,7 @@ struct TrialContext {
 std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k);
 
 // The trial's model, initialised from its seed, sized for its microbatch; `copies` > 1: a pack,
-// every copy initialised from the trial's seed (only the autoencoder packs; the others throw).
+// every copy initialised from the trial's seed (spec::model_packs; the others throw).
 std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial& trial,
                                       const TaskData& data, ops::Backend& backend, std::int64_t copies = 1);
 
@@ -89,6 +89,9 @@ class StepRunner {
   nn::Batch batch(std::int64_t m);
   std::int64_t first_row(std::int64_t m) const;
   std::int64_t rows(std::int64_t m) const;
+  // Global-norm clipping of each copy's trainable gradients (PyTorch's clip_grad_norm_): when
+  // ‖g‖ > threshold, g ← g · threshold / (‖g‖ + 1e−6). Running statistics are not gradients.
+  void clip_gradients();
   // Forward and backward over this member's microbatches (batch(m) stages microbatch m), the
   // gradients summed in the tree into parameters.gradients().
   void gradients(const std::function<nn::Batch(std::int64_t)>& batch);
@@ -107,6 +110,9 @@ class StepRunner {
   std::unique_ptr<GradientAccumulator> accumulator_;
   ops::Buffer<double> losses_;
   std::vector<float> staged_gradients_;
+  std::vector<const nn::ParameterTensor*> clipped_;  // the tensors clipping sees
+  ops::Buffer<double> squares_;                      // [tensor][copy]: Σ g² (clipping)
+  std::vector<double> host_squares_;
   std::vector<double> my_losses_, all_losses_, minibatch_losses_;  // [microbatch][copy]; [copy]
   bool record_ = false, warmed_up_ = false;
   std::unique_ptr<ops::Backend::Recording> recording_;
@@ -132,10 +138,12 @@ struct PackContext {
 };
 
 // Bytes one copy of a pack of `trial`'s model takes (parameters, gradients, velocity, the gradient
-// tree, training activations and staged batches), and the copies to use: spec.pack, or as many as
-// fit in 80 % of `free_bytes` beside the evaluation's activations if fewer (at least 1).
-std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial);
-std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes);
+// tree, training activations, carried state and staged batches), and the copies to use: spec.pack,
+// or as many as fit in 80 % of `free_bytes` beside what one copy at a time uses (evaluation) if
+// fewer (at least 1). `vocabulary`: the language model's (TaskData::vocabulary), else 0.
+std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial, std::int64_t vocabulary = 0);
+std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes,
+                         std::int64_t vocabulary = 0);
 
 // Trains trials in a pack of `copies` slots until next() has no more and every slot is done: each
 // slot trains its trial to its own budget, steps, schedule and evaluation points, and then takes

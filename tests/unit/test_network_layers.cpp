@@ -597,7 +597,7 @@ TEST_P(NetworkLayers, LstmLanguageModelGradientsMatchFiniteDifferences) {
     std::int64_t max_batch() const override { return inner_.max_batch(); }
     std::int64_t terms_per_example() const override { return inner_.terms_per_example(); }
     void forward_backward(const nn::Batch& b, float scale, double* loss) override {
-      inner_.reset_training_state();
+      inner_.reset_training_state(0);
       inner_.forward_backward(b, scale, loss);
     }
     void evaluate(const nn::Batch& b, const nn::EvaluationSums& sums) override { inner_.evaluate(b, sums); }

@@ -663,7 +663,7 @@ TEST_P(ReferenceModels, LstmLanguageModel) {
   nn::LstmLanguageModel model(*backend, streams, streams, streams, config, 1);
   ASSERT_EQ(static_cast<double>(model.parameters().tensors().size()), record(f, "lm.tensor_count")[0]);
   upload_parameters(model.parameters(), f, "lm.");
-  model.reset_training_state();
+  model.reset_training_state(0);
   model.reset_evaluation_state();
 
   // Time-major [window, streams] token ids, as language_task.cpp stages them.

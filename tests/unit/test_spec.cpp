@@ -123,7 +123,7 @@ TEST(Spec, DeviceOptions) {
                {"[sweep].device", "\"host\" or \"cuda\""});
 }
 
-TEST(Spec, PackIsTheAutoencodersOnly) {
+TEST(Spec, PackIsTheAutoencodersAndTheLstms) {
   EXPECT_EQ(parse_spec(kValid, "unit.toml").pack, 1);
   auto spec = parse_spec(kValid + std::string("\n[parallel]\npack = 16\n"), "unit.toml");
   EXPECT_EQ(spec.pack, 16);
@@ -138,7 +138,13 @@ TEST(Spec, PackIsTheAutoencodersOnly) {
   expect_error([&] { parse_spec(wrn + "\n[parallel]\npack = 2\n", "unit.toml"); },
                {"[parallel].pack", "only the autoencoder"});
   auto wide_resnet = parse_spec(wrn, "unit.toml");
-  expect_error([&] { apply_overrides(wide_resnet, "", 2); }, {"--pack 2", "only the autoencoder"});
+  expect_error([&] { apply_overrides(wide_resnet, "", 2); }, {"--pack 2", "only the autoencoder and the LSTM"});
+  const std::string lstm =
+      replace(kValid, "name = \"autoencoder\"\ninit = \"glorot\"", "name = \"lstm\"\nhidden = 32");
+  auto packed_lstm = parse_spec(lstm + "\n[parallel]\npack = 8\n", "unit.toml");
+  EXPECT_EQ(packed_lstm.pack, 8);
+  apply_overrides(packed_lstm, "", 3);
+  EXPECT_EQ(packed_lstm.pack, 3);
 }
 
 TEST(Spec, NegativeBatchSizeNamesTheEntry) {

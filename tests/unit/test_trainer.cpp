@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <tuple>
 
 #include "comm/gradient_reducer.hpp"
 #include "ops/registry.hpp"
@@ -271,6 +272,94 @@ TEST_F(TrainerTest, CudaPackedTrialsGiveTheBitsOfEachTrialAlone) {
   std::swap(backend_, cuda);
 }
 
+// The LSTM language model packs too: each copy its own seed (initialisation and dropout masks),
+// its own carried state (reset at its own epoch starts), its own clipping. Synthetic Penn
+// Treebank-format text (a Markov chain over 40 words); trials with two budgets (refills), a rate
+// that diverges, momentum, two microbatches per step and a clipping threshold near the median
+// gradient norm (so that in a step some copies clip and others do not).
+TEST(LstmPacks, PackedTrialsGiveTheBitsOfEachTrialAlone) {
+  sgdsweep::testing::TemporaryFolder folder;
+  for (const auto& [name, words, stream] : {std::tuple{"train.txt", 2400, 1u}, std::tuple{"test.txt", 600, 2u}}) {
+    const CounterRng rng(7, RngPurpose::test);
+    std::ofstream out(folder.file(name));
+    int word = 0;
+    for (int i = 0; i < words; ++i) {
+      word = (word * 7 + 1 + static_cast<int>(4 * rng.uniform(stream, i))) % 40;
+      out << "w" << word << (i % 12 == 11 ? " \n" : " ");
+    }
+  }
+  const spec::Spec spec = spec::parse_spec(concat(R"([sweep]
+seed = 3
+seeds = 2
+[model]
+name = "lstm"
+hidden = 8
+layers = 2
+unroll = 5
+microbatch = 2
+[data]
+dataset = "ptb"
+path = ")", folder.path().string(), R"("
+train_file = "train.txt"
+test_file = "test.txt"
+[budget]
+epochs = [0.5, 1.0]
+[optimizer]
+names = ["momentum"]
+clip_norm = 0.25
+[grid]
+batch_sizes = [4]
+log2_effective_lr = [-1, 1, 60]
+[evaluation]
+points = 3
+train_examples = 400
+streams = 3
+)"), "lstm-pack-test.toml");
+  const auto backend = ops::make_backend("host");
+  const auto task = train::load_task_data(spec, *backend);
+  const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
+  ASSERT_EQ(trials.size(), 12u);
+  std::vector<spec::TrialOutcome> alone;
+  for (const spec::Trial& trial : trials) {
+    train::TrialContext context{*backend, *task, spec, comm::identity_reducer()};
+    alone.push_back(train::train_trial(trial, context));
+  }
+  int diverged = 0;
+  for (const spec::TrialOutcome& outcome : alone) {
+    diverged += outcome.status == spec::TrialStatus::diverged;
+    if (outcome.status == spec::TrialStatus::finished) {  // the others learn (the words' frequencies)
+      EXPECT_LT(outcome.curve.back().train_loss, outcome.curve.front().train_loss - 0.02);
+    }
+  }
+  EXPECT_EQ(diverged, 4);  // rate 2^60
+  for (const std::int64_t copies : {3, 5}) {
+    std::vector<std::size_t> order(trials.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<unsigned>(copies)));
+    std::size_t next = 0;
+    std::vector<std::optional<spec::TrialOutcome>> packed(trials.size());
+    train::PackContext context{*backend, *task, spec, copies};
+    context.next = [&]() -> const spec::Trial* { return next < order.size() ? &trials[order[next++]] : nullptr; };
+    context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) { packed.at(trial.index) = std::move(outcome); };
+    train::train_pack(context);
+    for (std::size_t i = 0; i < trials.size(); ++i) {
+      const std::string what = concat("pack of ", copies, ", trial ", i);
+      ASSERT_TRUE(packed[i]) << what << " never done";
+      EXPECT_EQ(packed[i]->status, alone[i].status) << what;
+      EXPECT_EQ(packed[i]->steps_completed, alone[i].steps_completed) << what;
+      EXPECT_TRUE(same_bits(packed[i]->step_losses, alone[i].step_losses)) << what;
+      ASSERT_EQ(packed[i]->curve.size(), alone[i].curve.size()) << what;
+      for (std::size_t k = 0; k < alone[i].curve.size(); ++k) {
+        const spec::CurvePoint &a = packed[i]->curve[k], &b = alone[i].curve[k];
+        EXPECT_TRUE(same_bits(std::vector<double>{a.train_loss, a.test_metric},
+                              std::vector<double>{b.train_loss, b.test_metric}))
+            << what << ", point " << k << ": " << a.train_loss << " " << a.test_metric << " (alone: " << b.train_loss
+            << " " << b.test_metric << ")";
+      }
+    }
+  }
+}
+
 TEST_F(TrainerTest, PackRefusesATrialOfAnotherShape) {
   spec::Spec spec = make_spec(-5, "sgd");
   spec.batch_sizes = {16, 32};
@@ -300,6 +389,17 @@ TEST(PackSize, FollowsTheSpecAndTheFreeMemory) {
   EXPECT_EQ(train::pack_copies(s, trial, 0), 1);
   s.pack = 1;
   EXPECT_EQ(train::pack_copies(s, trial, std::size_t{1} << 40), 1);
+
+  // The paper's LSTM at B = 64: three copies of its 19.8 M parameters, and its window's activations
+  // (the logits alone are 35 × 64 × 10,000 floats): about 0.47 GB a copy.
+  spec::Spec lstm;
+  lstm.model = spec::ModelKind::lstm;
+  lstm.pack = 4096;
+  trial.batch_size = trial.microbatch = 64;
+  const double lstm_copy = static_cast<double>(train::pack_copy_bytes(lstm, trial, 10000));
+  EXPECT_GT(lstm_copy, 4.0 * (3 * 19775210 + 35 * 64 * 10000));
+  EXPECT_LT(lstm_copy, 0.5e9);
+  EXPECT_EQ(train::pack_copies(lstm, trial, std::size_t{80} << 30, 10000), 145);  // 80 % of 80 GiB
 }
 
 // A pack that throws (here: no memory for 2^40 copies) ends each of its trials as failed with the

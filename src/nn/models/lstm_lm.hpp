@@ -5,6 +5,9 @@
 // only. A microbatch is `size` parallel token streams over a window of `window` steps
 // (time-major); the state at the end of a window is carried into the next window of the same
 // streams (truncated backpropagation). Loss: cross-entropy per token; metric: perplexity.
+// It packs (Model::copies): `copies` models, each its own trial with its own seed (initialisation
+// and dropout masks) and its own carried state, trained by one packed op per operation; every
+// window array holds the copies back to back ([P, T, rows, …], copy-major).
 #pragma once
 
 #include <cstdint>
@@ -29,36 +32,39 @@ struct LstmLanguageModelConfig {
 class LstmLanguageModel final : public Model {
  public:
   // max_batch: streams per microbatch; training_streams / evaluation_streams: the streams whose
-  // state is carried (a trial's B, the evaluator's stream count).
+  // state is carried (a trial's B, per copy; the evaluator's stream count, one copy at a time).
+  // Every copy starts from `seed`.
   LstmLanguageModel(ops::Backend& backend, std::int64_t max_batch, std::int64_t training_streams,
                     std::int64_t evaluation_streams, const LstmLanguageModelConfig& config,
-                    std::uint64_t seed);
+                    std::uint64_t seed, std::int64_t copies = 1);
+  void initialize(std::int64_t copy, std::uint64_t seed) override;
 
   Parameters& parameters() override { return parameters_; }
   std::int64_t max_batch() const override { return max_batch_; }
   std::int64_t terms_per_example() const override { return config_.window; }
   void forward_backward(const Batch& batch, float loss_scale, double* loss_sum) override;
   void evaluate(const Batch& batch, const EvaluationSums& sums) override;
-  void reset_training_state() override;
+  void reset_training_state(std::int64_t copy) override;
   void reset_evaluation_state() override;
 
   const LstmLanguageModelConfig& config() const { return config_; }
-  // The logits of the last evaluate(); after forward_backward the buffer holds ∂L/∂logits (the
-  // loss writes its gradient over them). For tests.
+  // The logits of the last evaluate() (after forward_backward the buffer holds ∂L/∂logits: the
+  // loss writes its gradient over them), [copies, T, rows, vocabulary]. For tests.
   const float* logits() const { return logits_.data(); }
 
  private:
-  struct State {  // per layer, [streams, hidden]
+  struct State {  // per layer, [copies, streams, hidden]
     std::vector<ops::Buffer<float>> h, c;
+    std::int64_t streams = 0;
   };
-  void forward(const Batch& batch, State& state, bool training);
+  // copy >= 0: that copy alone (evaluation), by the ops of one copy.
+  void forward(const Batch& batch, State& state, bool training, std::int64_t copy);
   void check_batch(const Batch& batch, std::int64_t streams) const;
 
   ops::Backend& backend_;
   std::int64_t max_batch_;
   std::int64_t training_streams_, evaluation_streams_;
   LstmLanguageModelConfig config_;
-  std::uint64_t seed_;
   Parameters parameters_;
   std::int64_t embedding_offset_ = 0;
   std::vector<Lstm> layers_;
@@ -68,7 +74,11 @@ class LstmLanguageModel final : public Model {
   // the decoder's; masks[l] its dropout mask.
   std::vector<ops::Buffer<float>> inputs_, masks_, gates_, cells_, outputs_;
   ops::Buffer<float> embedded_, logits_, gradient_a_, gradient_b_, gate_gradient_, dh_next_, dc_;
-  ops::Buffer<double> correct_;
+  ops::Buffer<double> correct_;                 // [copies]
+  std::vector<std::uint64_t> seeds_;            // each copy's trial seed (its dropout masks)
+  ops::Buffer<std::uint64_t> dropout_seeds_;    // the same in backend memory
+  ops::Buffer<std::uint32_t> dropout_streams_;  // each copy's step, uploaded per microbatch
+  std::vector<std::uint32_t> host_streams_;
 };
 
 }  // namespace sgdsweep::nn
