@@ -6,8 +6,8 @@
 // over a 500-row chunk as the task's evaluate() runs it.
 //
 // And (issue #9) packed steps: P trials trained together, for each P of --packs: the autoencoder at
-// B = 16, 64, 128 and (with --ptb) the paper's LSTM (2 × 650, unroll 35, dropout 0.5, clipping 5)
-// at B = 64.
+// B = 16, 64, 128, (with --ptb) the paper's LSTM (2 × 650, unroll 35, dropout 0.5, clipping 5) at
+// B = 64 and (with --cifar) WRN-16-4 with ghost batch norm at B = 128.
 //
 // Usage: sgdsweep-bench-autoencoder [--data DIR] [--cifar DIR] [--ptb DIR] [--device host|cuda]
 //        [--packs 1,8,64] [--benchmark_* flags]
@@ -239,6 +239,7 @@ int run(int& argc, char** argv) {
   };
   register_packs("sgdsweep::autoencoder_pack_step", folder, &autoencoder_spec, {16, 64, 128});
   if (!ptb.empty()) register_packs("sgdsweep::lstm_pack_step", ptb, &lstm_spec, {64});
+  if (!cifar.empty()) register_packs("sgdsweep::wrn16_4_pack_step", cifar, &wrn_spec, {128});
   benchmark::RegisterBenchmark("sgdsweep::autoencoder_evaluate", evaluate_chunk,
                                std::ref(*backend), folder)
       ->ArgName("rows")

@@ -59,7 +59,7 @@ int run(const std::string& spec_path, const std::string& device, std::int64_t pa
   const auto start = std::chrono::steady_clock::now();
   train::train_in_packs(
       context, [&]() -> const spec::Trial* { return next < order.size() ? &trials[order[next++]] : nullptr; },
-      [&](const spec::Trial& first) { return train::pack_copies(spec, first, backend->free_memory_bytes(), task->vocabulary()); });
+      [&](const spec::Trial& first) { return train::pack_copies(spec, first, backend->free_memory_bytes(), task->classes_or_vocabulary()); });
   backend->synchronize();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -19,9 +19,9 @@
 # 5. throughput, sgdsweep --device cuda beside PyTorch eager on the same GPU, FP32 both: the
 #    autoencoder at B = 16, 128, 1024 and WRN-16-4 at B = 128 (bench/gpu/report.py: the ratios and
 #    the fraction of the GPU's FP32 peak);
-# 6. packs (issue #9): autoencoder trial-steps/s at B = 16, 64, 128 and the paper's LSTM at B = 64
-#    in packs of P = 1, 8, 64 against PyTorch eager one trial per GPU (its examples/s ÷ B; the
-#    LSTM as cuDNN's, bench/gpu/pytorch_lstm.py), and the reduced study of 528
+# 6. packs (issue #9): autoencoder trial-steps/s at B = 16, 64, 128, the paper's LSTM at B = 64
+#    and WRN-16-4 at B = 128 in packs of P = 1, 8, 64 against PyTorch eager one trial per GPU (its
+#    examples/s ÷ B; the LSTM as cuDNN's, bench/gpu/pytorch_lstm.py), and the reduced study of 528
 #    trials (bench/gpu/pack-study.toml) trained in packs of 64 by sgdsweep-pack-study, its wall time
 #    beside the planner's prediction.
 # Libraries: the bundle's, plus cuBLAS and cuDNN from this machine's PyTorch wheels (nvidia/*/lib),
@@ -100,16 +100,18 @@ step pytorch_wrn "$python" bench/gpu/pytorch_wrn.py --device cuda --cifar "$data
 fi
 if [[ $part != gpu ]]; then
 step pack_throughput run "$bundle/bin/sgdsweep-bench-autoencoder" --device cuda --data "$data/fashion-mnist" \
-  --ptb "$data/ptb" --packs "${PACKS:-1,8,64}" --benchmark_filter=pack_step --benchmark_min_time="$min_time" \
+  --ptb "$data/ptb" --cifar "$data/cifar10" --packs "${PACKS:-1,8,64}" --benchmark_filter=pack_step --benchmark_min_time="$min_time" \
   --benchmark_out="$out/packed.json" --benchmark_out_format=json
 step pytorch_pack_baseline "$python" bench/pytorch_autoencoder.py --device cuda --data "$data/fashion-mnist" \
   --batch-sizes 16,64,128 --no-evaluate --min-time "$min_time" --out "$out/pytorch_autoencoder_packs.json"
 step pytorch_lstm "$python" bench/gpu/pytorch_lstm.py --device cuda --ptb "$data/ptb" --min-time "$min_time" \
   --out "$out/pytorch_lstm.json"
+[[ -e $out/pytorch_wrn.json ]] || step pytorch_wrn "$python" bench/gpu/pytorch_wrn.py --device cuda \
+  --cifar "$data/cifar10" --deterministic --min-time "$min_time" --out "$out/pytorch_wrn.json"
 # The study under a time limit (STUDY_SECONDS), so that the report is still written if it runs long.
 export -f run
 export libraries bundle
-step pack_study timeout "${STUDY_SECONDS:-360}" bash -c 'run "$@"' run "$bundle/bin/sgdsweep-pack-study" \
+step pack_study timeout "${STUDY_SECONDS:-300}" bash -c 'run "$@"' run "$bundle/bin/sgdsweep-pack-study" \
   bench/gpu/pack-study.toml --device cuda --data "$data/fashion-mnist" --out "$out/pack-study.json"
 fi
 step report "$python" bench/gpu/report.py "$out"

@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
                           "(node-local rank mod GPUs); needs a build with the CUDA backend)")
           ->check(CLI::IsMember({"host", "cuda"}));
       command->add_option("--pack", pack,
-                          "overrides [parallel] pack: the most autoencoder or LSTM trials one rank trains together "
+                          "overrides [parallel] pack: the most trials one rank trains together (not ResNet-50) "
                           "as one packed step (1 … 4096; each trial gets the bits it gets alone; a GPU needs "
                           "packs to fill it, the host gains nothing, docs/gpu.md)")
           ->check(CLI::Range(1, 4096));

@@ -148,6 +148,63 @@ void Backend::softmax_cross_entropy_packed(std::int64_t pack, const float* logit
   }
 }
 
+void Backend::conv2d_forward_packed(std::int64_t pack, const Conv2dShape& shape, const float* x, std::int64_t stride_x,
+                                    const float* weights, std::int64_t stride_weights, float* y, std::int64_t stride_y) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    conv2d_forward(shape, x + p * stride_x, weights + p * stride_weights, y + p * stride_y);
+  }
+}
+
+void Backend::conv2d_backward_data_packed(std::int64_t pack, const Conv2dShape& shape, const float* dy,
+                                          std::int64_t stride_y, const float* weights, std::int64_t stride_weights,
+                                          float* dx, std::int64_t stride_x) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    conv2d_backward_data(shape, dy + p * stride_y, weights + p * stride_weights, dx + p * stride_x);
+  }
+}
+
+void Backend::conv2d_backward_filter_packed(std::int64_t pack, const Conv2dShape& shape, const float* x,
+                                            std::int64_t stride_x, const float* dy, std::int64_t stride_y,
+                                            float* weight_gradient, std::int64_t stride_weights) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    conv2d_backward_filter(shape, x + p * stride_x, dy + p * stride_y, weight_gradient + p * stride_weights);
+  }
+}
+
+void Backend::batch_norm_forward_training_packed(std::int64_t pack, const float* x, std::int64_t stride_x,
+                                                 std::int64_t rows, std::int64_t channels, const float* gamma,
+                                                 const float* beta, std::int64_t stride_parameters, float epsilon,
+                                                 float* y, float* mean, float* inv_std, float* unbiased_variance) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    const std::int64_t q = p * stride_parameters;
+    batch_norm_forward_training(x + p * stride_x, rows, channels, gamma + q, beta + q, epsilon, y + p * stride_x,
+                                mean + q, inv_std + p * channels, unbiased_variance + q);
+  }
+}
+
+void Backend::batch_norm_backward_packed(std::int64_t pack, const float* x, const float* dy, std::int64_t stride_x,
+                                         std::int64_t rows, std::int64_t channels, const float* gamma,
+                                         const float* mean, std::int64_t stride_parameters, const float* inv_std,
+                                         float* dx, float* gamma_gradient, float* beta_gradient) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    const std::int64_t q = p * stride_parameters;
+    batch_norm_backward(x + p * stride_x, dy + p * stride_x, rows, channels, gamma + q, mean + q,
+                        inv_std + p * channels, dx + p * stride_x, gamma_gradient + q, beta_gradient + q);
+  }
+}
+
+void Backend::add_scaled_packed(std::int64_t pack, const float* a, const float* b, std::int64_t stride,
+                                const float* scale, std::int64_t stride_scalar, float* y, std::int64_t count) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    add_scaled(a ? a + p * stride : nullptr, b + p * stride, scale + p * stride_scalar, y + p * stride, count);
+  }
+}
+
+void Backend::dot_packed(std::int64_t pack, const float* x, const float* y, std::int64_t stride, std::int64_t count,
+                         float* out, std::int64_t stride_scalar) {
+  for (std::int64_t p = 0; p < pack; ++p) dot(x + p * stride, y + p * stride, count, out + p * stride_scalar);
+}
+
 std::size_t Backend::free_memory_bytes() const {
   // MemAvailable of /proc/meminfo (kB); the physical pages otherwise.
   std::ifstream meminfo("/proc/meminfo");

@@ -276,6 +276,33 @@ class Backend {
                                             const std::int32_t* labels, std::int64_t stride_labels,
                                             std::int64_t rows, std::int64_t classes, float* gradient,
                                             float gradient_scale, double* loss_sums, double* correct);
+  // The Wide-ResNet's ops per problem (the WRN in packs). conv2d_*: x (or dx) at p · stride_x, the
+  // weights (or their gradient) at p · stride_weights, y (or dy) at p · stride_y.
+  virtual void conv2d_forward_packed(std::int64_t pack, const Conv2dShape& shape, const float* x, std::int64_t stride_x,
+                                     const float* weights, std::int64_t stride_weights, float* y, std::int64_t stride_y);
+  virtual void conv2d_backward_data_packed(std::int64_t pack, const Conv2dShape& shape, const float* dy,
+                                           std::int64_t stride_y, const float* weights, std::int64_t stride_weights,
+                                           float* dx, std::int64_t stride_x);
+  virtual void conv2d_backward_filter_packed(std::int64_t pack, const Conv2dShape& shape, const float* x,
+                                             std::int64_t stride_x, const float* dy, std::int64_t stride_y,
+                                             float* weight_gradient, std::int64_t stride_weights);
+  // batch_norm_forward_training / _backward per problem: x, y (dy, dx) at p · stride_x; gamma, beta,
+  // mean, unbiased_variance and the γ and β gradients at p · stride_parameters; inv_std at
+  // p · channels.
+  virtual void batch_norm_forward_training_packed(std::int64_t pack, const float* x, std::int64_t stride_x,
+                                                  std::int64_t rows, std::int64_t channels, const float* gamma,
+                                                  const float* beta, std::int64_t stride_parameters, float epsilon,
+                                                  float* y, float* mean, float* inv_std, float* unbiased_variance);
+  virtual void batch_norm_backward_packed(std::int64_t pack, const float* x, const float* dy, std::int64_t stride_x,
+                                          std::int64_t rows, std::int64_t channels, const float* gamma,
+                                          const float* mean, std::int64_t stride_parameters, const float* inv_std,
+                                          float* dx, float* gamma_gradient, float* beta_gradient);
+  // add_scaled / dot per problem: a, b, y (x, y) at p · stride, the scale (the dot's output) at
+  // p · stride_scalar.
+  virtual void add_scaled_packed(std::int64_t pack, const float* a, const float* b, std::int64_t stride,
+                                 const float* scale, std::int64_t stride_scalar, float* y, std::int64_t count);
+  virtual void dot_packed(std::int64_t pack, const float* x, const float* y, std::int64_t stride, std::int64_t count,
+                          float* out, std::int64_t stride_scalar);
   // Bytes this process could still allocate, as well as the backend can tell (the host: available
   // memory of the node; a GPU: free device memory), for sizing packs.
   virtual std::size_t free_memory_bytes() const;

@@ -5,7 +5,6 @@
 #include "util/error.hpp"
 
 namespace sgdsweep::spec {
-namespace {
 
 std::int64_t default_classes_or_vocabulary(const Spec& spec) {
   if (spec.dataset == "cifar10") return 10;
@@ -15,6 +14,8 @@ std::int64_t default_classes_or_vocabulary(const Spec& spec) {
   if (spec.dataset == "image-folder") return 1000;
   fail(spec.source_path, ": [data].dataset '", spec.dataset, "' has no default class count or vocabulary");
 }
+
+namespace {
 
 // Pre-activation WRN-depth-width on 3-channel images (wide_resnet.cpp): stem conv3×3 3 → 16; per
 // block BN(in), conv3×3 in → out, BN(out), conv3×3 out → out, a 1×1 shortcut when the shape

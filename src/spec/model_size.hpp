@@ -16,5 +16,7 @@ namespace sgdsweep::spec {
 // Worked example: wrn-16-4 with ghost BN on CIFAR-10 has 2,752,506 (2,748,890 trained, 3,616
 // running statistics).
 std::int64_t parameter_count(const Spec& spec, std::int64_t classes_or_vocabulary = 0);
+// The dataset's usual classes or vocabulary (those above); throws for a dataset without one.
+std::int64_t default_classes_or_vocabulary(const Spec& spec);
 
 }  // namespace sgdsweep::spec

@@ -509,7 +509,7 @@ Spec parse_spec(const std::string& text, const std::string& source_path) {
   spec.pack = parallel.integer("pack").value_or(1);
   check(spec.pack >= 1 && spec.pack <= 4096, parallel, "pack", "must be between 1 and 4096");
   check(spec.pack == 1 || model_packs(spec.model), parallel, "pack",
-        concat("must be 1 for model '", spec.model_name, "' (only the autoencoder and the LSTM train in packs)"));
+        concat("must be 1 for model '", spec.model_name, "' (ResNet-50 does not train in packs)"));
 
   const Section analysis(root, "analysis", {"best_k"}, source_path);
   const std::int64_t best_k = analysis.integer("best_k").value_or(spec.seeds);
@@ -528,7 +528,7 @@ void apply_overrides(Spec& spec, const std::string& device, std::int64_t pack) {
     if (pack < 1 || pack > 4096) fail("--pack ", pack, ": must be between 1 and 4096");
     if (pack > 1 && !model_packs(spec.model)) {
       fail("--pack ", pack, ": model '", spec.model_name,
-           "' does not train in packs (only the autoencoder and the LSTM do)");
+           "' does not train in packs (ResNet-50 does not)");
     }
     spec.pack = pack;
   }

@@ -20,8 +20,9 @@ const char* name(BudgetKind kind);
 const char* name(TrialStatus status);
 
 // Whether the model trains in packs, many trials as the copies of one model (train::train_pack):
-// the autoencoder and the LSTM, the small models of the paper.
-inline bool model_packs(ModelKind kind) { return kind == ModelKind::autoencoder || kind == ModelKind::lstm; }
+// the autoencoder, the LSTM and the Wide-ResNets, the models of the paper too small to fill a GPU
+// (not ResNet-50).
+inline bool model_packs(ModelKind kind) { return kind != ModelKind::resnet; }
 
 // What a model's loss and test metric are, for files and tables, and how the metric comes from
 // the evaluation sums.

@@ -129,8 +129,7 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
   // Every rank computes the same plan: who is in which team, which trials each class runs.
   Plan plan;
   agree(comm, "planning", [&] {
-    const std::int64_t parameters =
-        spec::parameter_count(spec, spec.model == spec::ModelKind::lstm ? data->vocabulary() : data->classes());
+    const std::int64_t parameters = spec::parameter_count(spec, data->classes_or_vocabulary());
     plan = make_plan(spec, trials, to_run, comm.size(), shape, parameters, cost_model_for(spec));
   });
   const Plan::Placement place = plan.placement(comm.rank());
@@ -243,7 +242,7 @@ RunSummary run_sweep(const spec::Spec& spec, const RunOptions& options, const co
             const std::int64_t index = claim();
             return index < 0 ? nullptr : &trials[index];
           },
-          [&](const spec::Trial& first) { return train::pack_copies(spec, first, free_bytes, data->vocabulary()); });
+          [&](const spec::Trial& first) { return train::pack_copies(spec, first, free_bytes, data->classes_or_vocabulary()); });
       time.training += seconds_since(packs_start) - (time.scheduling + time.hdf5 - elsewhere);
     } else {
       for (std::int64_t trial_index = claim(); trial_index >= 0; trial_index = claim()) {

@@ -204,56 +204,71 @@ class ClassificationTask final : public TaskData {
   std::int64_t classes() const override { return train_.classes; }
   std::int64_t image_height() const { return train_.height; }
 
-  class Batches final : public TrialBatches {
+  // Every copy's images of its own trial (its batch order and its crops and flips): one upload of
+  // rows, labels and crops and one gather per microbatch for the whole pack.
+  class Packed final : public PackBatches {
    public:
-    Batches(ClassificationTask& task, const spec::Trial& trial)
-        : task_(task), trial_(trial), sampler_(trial.seed, task.train_.count, trial.batch_size),
-          host_augmentation_(static_cast<std::size_t>(3 * trial.microbatch)),
-          host_labels_(static_cast<std::size_t>(trial.microbatch)) {}
-
-    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
-      upload(step, first, count, 0);
-      return gather(0);
-    }
-    bool replayable() const override { return true; }
-
-    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
-      const auto microbatch = static_cast<std::size_t>(trial_.microbatch);
-      while (slots_.size() <= slot) {
-        ops::Backend& backend = task_.backend_;
-        slots_.push_back({ops::Buffer<std::int32_t>(backend, microbatch),
-                          ops::Buffer<std::int32_t>(backend, 3 * microbatch),
-                          ops::Buffer<std::int32_t>(backend, microbatch),
-                          ops::Buffer<float>(backend, microbatch * static_cast<std::size_t>(task_.image_size_))});
+    Packed(ClassificationTask& task, std::int64_t copies, std::int64_t microbatch)
+        : task_(task), copies_(copies), microbatch_(microbatch), trials_(static_cast<std::size_t>(copies)),
+          samplers_(trials_.size()), host_rows_(static_cast<std::size_t>(copies * microbatch)),
+          host_augmentation_(3 * host_rows_.size()), host_labels_(host_rows_.size()) {}
+    void assign(std::int64_t copy, const spec::Trial* trial) override {
+      samplers_.at(static_cast<std::size_t>(copy)).reset();
+      trials_[copy] = trial;
+      if (trial) {
+        samplers_[copy].emplace(trial->seed, task_.train_.count, trial->batch_size);
+        batch_size_ = trial->batch_size;
       }
-      Slot& s = slots_[slot];
-      s.step = step;
-      s.first = first;
-      s.count = count;
-      const std::int32_t* examples = sampler_.batch(step) + first;
-      const std::int64_t epoch = step / trial_.steps_per_epoch;
-      for (std::int64_t i = 0; i < count; ++i) {
-        host_labels_[i] = task_.train_.labels[examples[i]];
-        if (task_.spec_.augment) {
-          const data::CropFlip crop = data::random_crop_flip(trial_.seed, epoch, examples[i], kPadding);
-          host_augmentation_[3 * i] = crop.offset_y;
-          host_augmentation_[3 * i + 1] = crop.offset_x;
-          host_augmentation_[3 * i + 2] = crop.flip;
+    }
+    void upload(const std::vector<std::int64_t>& steps, std::int64_t first, std::int64_t count,
+                std::size_t slot) override {
+      ops::Backend& backend = task_.backend_;
+      const std::size_t rows = host_rows_.size();
+      while (slots_.size() <= slot) {
+        slots_.push_back({ops::Buffer<std::int32_t>(backend, rows), ops::Buffer<std::int32_t>(backend, 3 * rows),
+                          ops::Buffer<std::int32_t>(backend, rows),
+                          ops::Buffer<float>(backend, rows * static_cast<std::size_t>(task_.image_size_)), 0, 0, 0,
+                          {}});
+      }
+      const bool augment = task_.spec_.augment;
+      for (std::int64_t c = 0; c < copies_; ++c) {
+        std::int32_t* examples = host_rows_.data() + c * count;
+        if (samplers_[c]) {
+          std::copy_n(samplers_[c]->batch(steps[c]) + first, count, examples);
+        } else {
+          std::fill_n(examples, count, 0);  // an empty copy: any rows
+        }
+        const std::int64_t epoch = trials_[c] ? steps[c] / trials_[c]->steps_per_epoch : 0;
+        for (std::int64_t i = 0; i < count; ++i) {
+          host_labels_[c * count + i] = task_.train_.labels[examples[i]];
+          if (!augment) continue;
+          const data::CropFlip crop =
+              data::random_crop_flip(trials_[c] ? trials_[c]->seed : 0, epoch, examples[i], kPadding);
+          std::int32_t* at = host_augmentation_.data() + 3 * (c * count + i);
+          at[0] = crop.offset_y;
+          at[1] = crop.offset_x;
+          at[2] = crop.flip;
         }
       }
-      s.rows.upload(examples, static_cast<std::size_t>(count));
-      s.labels.upload(host_labels_.data(), static_cast<std::size_t>(count));
-      if (task_.spec_.augment) s.augmentation.upload(host_augmentation_.data(), static_cast<std::size_t>(3 * count));
+      Slot& s = slots_[slot];
+      s.step = steps.front();
+      s.first = first;
+      s.count = count;
+      s.steps = steps;
+      const auto all = static_cast<std::size_t>(copies_ * count);
+      s.rows.upload(host_rows_.data(), all);
+      s.labels.upload(host_labels_.data(), all);
+      if (augment) s.augmentation.upload(host_augmentation_.data(), 3 * all);
     }
-
     nn::Batch gather(std::size_t slot) override {
       Slot& s = slots_.at(slot);
       task_.backend_.gather_images_u8(task_.train_pixels_.data(), task_.train_.height, task_.train_.width,
                                       task_.train_.channels, s.rows.data(),
-                                      task_.spec_.augment ? s.augmentation.data() : nullptr, kPadding, s.count,
-                                      task_.mean_.data(), task_.inv_std_.data(), s.features.data());
-      // features, tokens, labels, rows, first row, rows of the step, step
-      return nn::Batch{s.features.data(), nullptr, s.labels.data(), s.count, s.first, trial_.batch_size, s.step};
+                                      task_.spec_.augment ? s.augmentation.data() : nullptr, kPadding,
+                                      copies_ * s.count, task_.mean_.data(), task_.inv_std_.data(), s.features.data());
+      // features, tokens, labels, rows, first row, rows of the step, step, each copy's step
+      return nn::Batch{s.features.data(), nullptr, s.labels.data(), s.count, s.first, batch_size_, s.step,
+                       s.steps.data()};
     }
 
    private:
@@ -261,19 +276,49 @@ class ClassificationTask final : public TaskData {
       ops::Buffer<std::int32_t> rows, augmentation, labels;
       ops::Buffer<float> features;
       std::int64_t step = 0, first = 0, count = 0;
+      std::vector<std::int64_t> steps;
     };
     ClassificationTask& task_;
-    spec::Trial trial_;
-    data::EpochSampler sampler_;
+    std::int64_t copies_, microbatch_, batch_size_ = 0;
+    std::vector<const spec::Trial*> trials_;
+    std::vector<std::optional<data::EpochSampler>> samplers_;
+    std::vector<std::int32_t> host_rows_, host_augmentation_, host_labels_;
     std::vector<Slot> slots_;
-    std::vector<std::int32_t> host_augmentation_, host_labels_;
+  };
+
+  // One trial: a pack of one.
+  class Batches final : public TrialBatches {
+   public:
+    Batches(ClassificationTask& task, const spec::Trial& trial) : trial_(trial), packed_(task, 1, trial.microbatch) {
+      packed_.assign(0, &trial_);
+    }
+    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
+      upload(step, first, count, 0);
+      return gather(0);
+    }
+    bool replayable() const override { return true; }
+    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
+      packed_.upload({step}, first, count, slot);
+    }
+    nn::Batch gather(std::size_t slot) override { return packed_.gather(slot); }
+
+   private:
+    spec::Trial trial_;
+    Packed packed_;
   };
 
   std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
     return std::make_unique<Batches>(*this, trial);
   }
+  std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
+    return std::make_unique<Packed>(*this, copies, microbatch);
+  }
 
   Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
+    return evaluate_copy(model, -1, test, limit, team);
+  }
+  Evaluation evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,
+                           comm::GradientReducer& team) override {
     const data::LabeledImages& images = test ? test_ : train_;
     const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
     std::int64_t count = images.count;
@@ -290,7 +335,7 @@ class ClassificationTask final : public TaskData {
       batch.labels = labels_.data();
       batch.size = n;
       return batch;
-    });
+    }, copy);
   }
 
  private:

@@ -42,10 +42,8 @@ void Optimizer::apply(std::int64_t microbatches) {
     float* gradient = parameters_.gradients() + tensor.offset;
     if (tensor.role == nn::ParameterRole::running_statistic) {
       const float rho = nn::kRunningStatisticMomentum;
-      for (std::int64_t c = 0; c < copies; ++c) {
-        backend.axpby(rho / static_cast<float>(microbatches), gradient + c * stride, 1.0f - rho, value + c * stride,
-                      tensor.count);
-      }
+      backend.axpby_packed(copies, rho / static_cast<float>(microbatches), gradient, stride, 1.0f - rho, value, stride,
+                           tensor.count);
       continue;
     }
     float* velocity = momentum_ != 0.0f ? velocity_.data() + tensor.offset : nullptr;

@@ -73,6 +73,8 @@ class TaskData {
   // Classes of a classification task, the vocabulary of a language model (0 otherwise).
   virtual std::int64_t classes() const { return 0; }
   virtual std::int64_t vocabulary() const { return 0; }
+  // The one of the two the model's size depends on (spec::parameter_count).
+  std::int64_t classes_or_vocabulary() const { return vocabulary() > 0 ? vocabulary() : classes(); }
 
   virtual std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) = 0;
   // Batches for a pack of `copies` trials with microbatches of `microbatch` rows, for the tasks

@@ -26,6 +26,16 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+nn::WideResNetConfig wide_resnet_config(const spec::Spec& spec, std::int64_t classes) {
+  nn::WideResNetConfig config;
+  config.depth = spec.depth;
+  config.width = spec.width;
+  config.batch_norm = spec.batch_norm;
+  config.dropout = static_cast<float>(spec.dropout);
+  config.classes = classes;
+  return config;
+}
+
 }  // namespace
 
 std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k) {
@@ -35,7 +45,7 @@ std::int64_t evaluation_step(const spec::Trial& trial, std::int32_t k) {
 std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial& trial,
                                       const TaskData& data, ops::Backend& backend, std::int64_t copies) {
   if (copies != 1 && !spec::model_packs(spec.model)) {
-    fail("trial ", trial.index, ": only the autoencoder and the LSTM train in packs (", spec.model_name, " does not)");
+    fail("trial ", trial.index, ": ", spec.model_name, " does not train in packs");
   }
   switch (spec.model) {
     case spec::ModelKind::autoencoder:
@@ -43,15 +53,9 @@ std::unique_ptr<nn::Model> make_model(const spec::Spec& spec, const spec::Trial&
       return std::make_unique<nn::Autoencoder>(backend, std::max(trial.microbatch, kEvaluationRows),
                                                nn::parse_autoencoder_init(spec.init), trial.seed, copies,
                                                copies > 1 ? trial.microbatch : 0);
-    case spec::ModelKind::wide_resnet: {
-      nn::WideResNetConfig config;
-      config.depth = spec.depth;
-      config.width = spec.width;
-      config.batch_norm = spec.batch_norm;
-      config.dropout = static_cast<float>(spec.dropout);
-      config.classes = data.classes();
-      return std::make_unique<nn::WideResNet>(backend, trial.microbatch, config, trial.seed);
-    }
+    case spec::ModelKind::wide_resnet:
+      return std::make_unique<nn::WideResNet>(backend, trial.microbatch, wide_resnet_config(spec, data.classes()),
+                                              trial.seed, copies);
     case spec::ModelKind::resnet: {
       nn::ResNetConfig config;  // ResNet-50: [3, 4, 6, 3] bottleneck blocks, widths 64 … 512
       config.classes = data.classes();
@@ -332,12 +336,18 @@ std::int64_t autoencoder_outputs_per_row() {
 
 // Floats of one copy's training activations per microbatch row, and of what a copy stages per row
 // of its batch (lstm_lm.cpp and autoencoder.cpp allocate these).
-std::int64_t activations_per_row(const spec::Spec& spec, std::int64_t vocabulary) {
+std::int64_t activations_per_row(const spec::Spec& spec, std::int64_t classes_or_vocabulary) {
+  if (spec.model != spec::ModelKind::autoencoder && classes_or_vocabulary <= 0) {
+    classes_or_vocabulary = spec::default_classes_or_vocabulary(spec);
+  }
+  if (spec.model == spec::ModelKind::wide_resnet) {
+    return nn::WideResNet::activation_floats_per_image(wide_resnet_config(spec, classes_or_vocabulary));
+  }
   if (spec.model == spec::ModelKind::lstm) {
     // Per layer gates (4H), cells, outputs; per dropout site inputs and masks; the embedding, the
     // gradient ping-pong, the gate gradient (4H) and the logits; over the window.
     const std::int64_t hidden = spec.hidden;
-    return spec.unroll * (spec.layers * 6 * hidden + (spec.layers + 1) * 2 * hidden + 7 * hidden + vocabulary) +
+    return spec.unroll * (spec.layers * 6 * hidden + (spec.layers + 1) * 2 * hidden + 7 * hidden + classes_or_vocabulary) +
            2 * hidden;
   }
   const auto& widths = nn::Autoencoder::kWidths;
@@ -345,14 +355,18 @@ std::int64_t activations_per_row(const spec::Spec& spec, std::int64_t vocabulary
 }
 
 std::int64_t staged_per_row(const spec::Spec& spec) {
-  return spec.model == spec::ModelKind::lstm ? 2 * spec.unroll : nn::Autoencoder::kWidths.front() + 1;
+  switch (spec.model) {
+    case spec::ModelKind::lstm: return 2 * spec.unroll;                       // tokens and labels
+    case spec::ModelKind::wide_resnet: return 32 * 32 * 3 + 5;               // the image; row, crop, label
+    default: return nn::Autoencoder::kWidths.front() + 1;                    // the image; row
+  }
 }
 
 }  // namespace
 
-std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial, std::int64_t vocabulary) {
-  if (!spec::model_packs(spec.model)) fail("only the autoencoder and the LSTM train in packs");
-  const std::int64_t parameters = spec::parameter_count(spec, vocabulary);
+std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial, std::int64_t classes_or_vocabulary) {
+  if (!spec::model_packs(spec.model)) fail(spec.model_name, " does not train in packs");
+  const std::int64_t parameters = spec::parameter_count(spec, classes_or_vocabulary);
   const std::int64_t microbatches = (trial.batch_size + trial.microbatch - 1) / trial.microbatch;
   std::int64_t tree_levels = 0;  // GradientAccumulator: its levels and carry
   if (microbatches > 1) {
@@ -363,21 +377,23 @@ std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial, st
   const std::int64_t state = spec.model == spec::ModelKind::lstm ? 2 * spec.layers * trial.batch_size * spec.hidden : 0;
   const std::int64_t staged = microbatches * trial.microbatch * staged_per_row(spec);
   return static_cast<std::size_t>(
-      4 * (buffers * parameters + trial.microbatch * activations_per_row(spec, vocabulary) + state + staged) +
+      4 * (buffers * parameters + trial.microbatch * activations_per_row(spec, classes_or_vocabulary) + state + staged) +
       8 * microbatches);
 }
 
 std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes,
-                         std::int64_t vocabulary) {
+                         std::int64_t classes_or_vocabulary) {
   if (spec.pack <= 1) return 1;
   // Less what one copy at a time uses: the autoencoder's evaluation outputs, the LSTM's evaluation
-  // state.
-  const double shared =
-      spec.model == spec::ModelKind::lstm
-          ? 8.0 * static_cast<double>(spec.layers * spec.evaluation_streams * spec.hidden)
-          : 4.0 * static_cast<double>(kEvaluationRows * autoencoder_outputs_per_row());
+  // state (a Wide-ResNet evaluates in its first copy's activations).
+  double shared = 0.0;
+  if (spec.model == spec::ModelKind::autoencoder) {
+    shared = 4.0 * static_cast<double>(kEvaluationRows * autoencoder_outputs_per_row());
+  } else if (spec.model == spec::ModelKind::lstm) {
+    shared = 8.0 * static_cast<double>(spec.layers * spec.evaluation_streams * spec.hidden);
+  }
   const auto fit = static_cast<std::int64_t>((0.8 * static_cast<double>(free_bytes) - shared) /
-                                             static_cast<double>(pack_copy_bytes(spec, trial, vocabulary)));
+                                             static_cast<double>(pack_copy_bytes(spec, trial, classes_or_vocabulary)));
   return std::max<std::int64_t>(1, std::min(spec.pack, fit));
 }
 

@@ -140,10 +140,11 @@ struct PackContext {
 // Bytes one copy of a pack of `trial`'s model takes (parameters, gradients, velocity, the gradient
 // tree, training activations, carried state and staged batches), and the copies to use: spec.pack,
 // or as many as fit in 80 % of `free_bytes` beside what one copy at a time uses (evaluation) if
-// fewer (at least 1). `vocabulary`: the language model's (TaskData::vocabulary), else 0.
-std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial, std::int64_t vocabulary = 0);
+// fewer (at least 1). `classes_or_vocabulary`: TaskData::classes_or_vocabulary (0: the dataset's
+// default).
+std::size_t pack_copy_bytes(const spec::Spec& spec, const spec::Trial& trial, std::int64_t classes_or_vocabulary = 0);
 std::int64_t pack_copies(const spec::Spec& spec, const spec::Trial& trial, std::size_t free_bytes,
-                         std::int64_t vocabulary = 0);
+                         std::int64_t classes_or_vocabulary = 0);
 
 // Trains trials in a pack of `copies` slots until next() has no more and every slot is done: each
 // slot trains its trial to its own budget, steps, schedule and evaluation points, and then takes

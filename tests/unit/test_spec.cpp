@@ -123,7 +123,7 @@ TEST(Spec, DeviceOptions) {
                {"[sweep].device", "\"host\" or \"cuda\""});
 }
 
-TEST(Spec, PackIsTheAutoencodersAndTheLstms) {
+TEST(Spec, PackIsEveryModelButResNet50) {
   EXPECT_EQ(parse_spec(kValid, "unit.toml").pack, 1);
   auto spec = parse_spec(kValid + std::string("\n[parallel]\npack = 16\n"), "unit.toml");
   EXPECT_EQ(spec.pack, 16);
@@ -134,11 +134,14 @@ TEST(Spec, PackIsTheAutoencodersAndTheLstms) {
   EXPECT_EQ(spec.pack, 64);
   expect_error([] { parse_spec(kValid + std::string("\n[parallel]\npack = 0\n"), "unit.toml"); },
                {"[parallel].pack", "between 1 and 4096"});
+  const std::string resnet =
+      replace(kValid, "name = \"autoencoder\"\ninit = \"glorot\"", "name = \"resnet50\"");
+  expect_error([&] { parse_spec(resnet + "\n[parallel]\npack = 2\n", "unit.toml"); },
+               {"[parallel].pack", "ResNet-50 does not train in packs"});
+  auto resnet50 = parse_spec(resnet, "unit.toml");
+  expect_error([&] { apply_overrides(resnet50, "", 2); }, {"--pack 2", "ResNet-50 does not"});
   const std::string wrn = replace(kValid, "name = \"autoencoder\"\ninit = \"glorot\"", "name = \"wrn-16-4\"");
-  expect_error([&] { parse_spec(wrn + "\n[parallel]\npack = 2\n", "unit.toml"); },
-               {"[parallel].pack", "only the autoencoder"});
-  auto wide_resnet = parse_spec(wrn, "unit.toml");
-  expect_error([&] { apply_overrides(wide_resnet, "", 2); }, {"--pack 2", "only the autoencoder and the LSTM"});
+  EXPECT_EQ(parse_spec(wrn + "\n[parallel]\npack = 2\n", "unit.toml").pack, 2);
   const std::string lstm =
       replace(kValid, "name = \"autoencoder\"\ninit = \"glorot\"", "name = \"lstm\"\nhidden = 32");
   auto packed_lstm = parse_spec(lstm + "\n[parallel]\npack = 8\n", "unit.toml");

@@ -272,6 +272,54 @@ TEST_F(TrainerTest, CudaPackedTrialsGiveTheBitsOfEachTrialAlone) {
   std::swap(backend_, cuda);
 }
 
+// The 12 trials of `spec` trained alone and in packs of 3 and 5 (shuffled order, refills) give the
+// same bits; returns the outcomes alone.
+std::vector<spec::TrialOutcome> expect_pack_bits_alone(ops::Backend& backend, const spec::Spec& spec,
+                                                      int expect_diverged) {
+  const auto task = train::load_task_data(spec, backend);
+  const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
+  std::vector<spec::TrialOutcome> alone;
+  EXPECT_EQ(trials.size(), 12u);
+  int diverged = 0;
+  for (const spec::Trial& trial : trials) {
+    train::TrialContext context{backend, *task, spec, comm::identity_reducer()};
+    alone.push_back(train::train_trial(trial, context));
+    diverged += alone.back().status == spec::TrialStatus::diverged;
+    EXPECT_NE(alone.back().status, spec::TrialStatus::failed) << alone.back().message;
+  }
+  EXPECT_EQ(diverged, expect_diverged);
+  for (const std::int64_t copies : {3, 5}) {
+    std::vector<std::size_t> order(trials.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<unsigned>(copies)));
+    std::size_t next = 0;
+    std::vector<std::optional<spec::TrialOutcome>> packed(trials.size());
+    train::PackContext context{backend, *task, spec, copies};
+    context.next = [&]() -> const spec::Trial* { return next < order.size() ? &trials[order[next++]] : nullptr; };
+    context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) { packed.at(trial.index) = std::move(outcome); };
+    train::train_pack(context);
+    for (std::size_t i = 0; i < trials.size(); ++i) {
+      const std::string what = concat(spec.model_name, ", pack of ", copies, ", trial ", i);
+      if (!packed[i]) {
+        ADD_FAILURE() << what << " never done";
+        continue;
+      }
+      EXPECT_EQ(packed[i]->status, alone[i].status) << what;
+      EXPECT_EQ(packed[i]->steps_completed, alone[i].steps_completed) << what;
+      EXPECT_TRUE(same_bits(packed[i]->step_losses, alone[i].step_losses)) << what;
+      EXPECT_EQ(packed[i]->curve.size(), alone[i].curve.size()) << what;
+      for (std::size_t k = 0; k < std::min(alone[i].curve.size(), packed[i]->curve.size()); ++k) {
+        const spec::CurvePoint &a = packed[i]->curve[k], &b = alone[i].curve[k];
+        EXPECT_TRUE(same_bits(std::vector<double>{a.train_loss, a.test_metric},
+                              std::vector<double>{b.train_loss, b.test_metric}))
+            << what << ", point " << k << ": " << a.train_loss << " " << a.test_metric << " (alone: " << b.train_loss
+            << " " << b.test_metric << ")";
+      }
+    }
+  }
+  return alone;
+}
+
 // The LSTM language model packs too: each copy its own seed (initialisation and dropout masks),
 // its own carried state (reset at its own epoch starts), its own clipping. Synthetic Penn
 // Treebank-format text (a Markov chain over 40 words); trials with two budgets (refills), a rate
@@ -316,47 +364,55 @@ train_examples = 400
 streams = 3
 )"), "lstm-pack-test.toml");
   const auto backend = ops::make_backend("host");
-  const auto task = train::load_task_data(spec, *backend);
-  const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
-  ASSERT_EQ(trials.size(), 12u);
-  std::vector<spec::TrialOutcome> alone;
-  for (const spec::Trial& trial : trials) {
-    train::TrialContext context{*backend, *task, spec, comm::identity_reducer()};
-    alone.push_back(train::train_trial(trial, context));
-  }
-  int diverged = 0;
-  for (const spec::TrialOutcome& outcome : alone) {
-    diverged += outcome.status == spec::TrialStatus::diverged;
+  for (const spec::TrialOutcome& outcome : expect_pack_bits_alone(*backend, spec, 4)) {  // rate 2^60 diverges
     if (outcome.status == spec::TrialStatus::finished) {  // the others learn (the words' frequencies)
       EXPECT_LT(outcome.curve.back().train_loss, outcome.curve.front().train_loss - 0.02);
     }
   }
-  EXPECT_EQ(diverged, 4);  // rate 2^60
-  for (const std::int64_t copies : {3, 5}) {
-    std::vector<std::size_t> order(trials.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<unsigned>(copies)));
-    std::size_t next = 0;
-    std::vector<std::optional<spec::TrialOutcome>> packed(trials.size());
-    train::PackContext context{*backend, *task, spec, copies};
-    context.next = [&]() -> const spec::Trial* { return next < order.size() ? &trials[order[next++]] : nullptr; };
-    context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) { packed.at(trial.index) = std::move(outcome); };
-    train::train_pack(context);
-    for (std::size_t i = 0; i < trials.size(); ++i) {
-      const std::string what = concat("pack of ", copies, ", trial ", i);
-      ASSERT_TRUE(packed[i]) << what << " never done";
-      EXPECT_EQ(packed[i]->status, alone[i].status) << what;
-      EXPECT_EQ(packed[i]->steps_completed, alone[i].steps_completed) << what;
-      EXPECT_TRUE(same_bits(packed[i]->step_losses, alone[i].step_losses)) << what;
-      ASSERT_EQ(packed[i]->curve.size(), alone[i].curve.size()) << what;
-      for (std::size_t k = 0; k < alone[i].curve.size(); ++k) {
-        const spec::CurvePoint &a = packed[i]->curve[k], &b = alone[i].curve[k];
-        EXPECT_TRUE(same_bits(std::vector<double>{a.train_loss, a.test_metric},
-                              std::vector<double>{b.train_loss, b.test_metric}))
-            << what << ", point " << k << ": " << a.train_loss << " " << a.test_metric << " (alone: " << b.train_loss
-            << " " << b.test_metric << ")";
+}
+
+// The Wide-ResNets pack too, in both of the paper's forms: ghost batch norm (each copy's own batch
+// statistics and running statistics) and Regularized SkipInit (each copy's residual scalars and
+// dropout masks). Synthetic CIFAR-10 records (noise whose mean brightness is the label); every
+// copy draws its own batch order, crops and flips.
+TEST(WideResNetPacks, PackedTrialsGiveTheBitsOfEachTrialAlone) {
+  sgdsweep::testing::TemporaryFolder folder;
+  const CounterRng rng(9, RngPurpose::test);
+  for (int file = 0; file < 6; ++file) {
+    std::ofstream out(folder.file(file < 5 ? concat("data_batch_", file + 1, ".bin") : "test_batch.bin"),
+                      std::ios::binary);
+    for (int record = 0; record < 16; ++record) {
+      const int label = (record * 7 + file) % 10;
+      out.put(static_cast<char>(label));
+      for (int i = 0; i < 3072; ++i) {
+        const double noise = rng.uniform(static_cast<std::uint32_t>(file), record * 3072 + i);
+        out.put(static_cast<char>(static_cast<std::uint8_t>(20 * label + 60 * noise)));
       }
     }
+  }
+  const auto backend = ops::make_backend("host");
+  for (const char* normalization : {"ghost-bn", "skipinit"}) {
+    const spec::Spec spec = spec::parse_spec(concat(R"([sweep]
+seed = 4
+seeds = 2
+[model]
+name = "wrn-10-1"
+normalization = ")", normalization, R"("
+)", std::string(normalization) == "skipinit" ? "dropout = 0.6\n" : "ghost_batch_size = 4\n", R"([data]
+dataset = "cifar10"
+path = ")", folder.path().string(), R"("
+[budget]
+epochs = [0.5, 1.0]
+[optimizer]
+names = ["momentum"]
+[grid]
+batch_sizes = [8]
+log2_effective_lr = [-3, -1, 60]
+[evaluation]
+points = 2
+train_examples = 32
+)"), "wrn-pack-test.toml");
+    expect_pack_bits_alone(*backend, spec, 4);
   }
 }
 
@@ -400,6 +456,18 @@ TEST(PackSize, FollowsTheSpecAndTheFreeMemory) {
   EXPECT_GT(lstm_copy, 4.0 * (3 * 19775210 + 35 * 64 * 10000));
   EXPECT_LT(lstm_copy, 0.5e9);
   EXPECT_EQ(train::pack_copies(lstm, trial, std::size_t{80} << 30, 10000), 145);  // 80 % of 80 GiB
+
+  // WRN-16-4 with ghost batch norm at B = 128 (two ghost batches of 64): six copies of its 2.75 M
+  // parameters (values, gradients, velocity, the tree's three levels) and 64 images' activations
+  // (about 1.15 M floats each): about 0.36 GB a copy.
+  spec::Spec wrn;
+  wrn.model = spec::ModelKind::wide_resnet;
+  wrn.depth = 16;
+  wrn.width = 4;
+  trial.batch_size = 128;
+  const double wrn_copy = static_cast<double>(train::pack_copy_bytes(wrn, trial, 10));
+  EXPECT_GT(wrn_copy, 4.0 * (6 * 2752506 + 64 * 1.1e6));
+  EXPECT_LT(wrn_copy, 4.0 * (6 * 2752506 + 64 * 1.2e6 + 128 * 3077));
 }
 
 // A pack that throws (here: no memory for 2^40 copies) ends each of its trials as failed with the

@@ -21,8 +21,12 @@ class BatchNorm {
 
   BatchNorm(Parameters& parameters, const std::string& name, std::int64_t channels);
 
+  // A pack of models (Parameters::copies() = P): x, y, dy and dx hold the P copies back to back
+  // (`rows` each), each copy normalised by its own statistics and parameters.
   void forward_training(Parameters& parameters, const float* x, float* y, std::int64_t rows);
-  void forward_inference(Parameters& parameters, const float* x, float* y, std::int64_t rows) const;
+  // copy >= 0: that copy of a pack alone (x and y of one copy).
+  void forward_inference(Parameters& parameters, const float* x, float* y, std::int64_t rows,
+                         std::int64_t copy = -1) const;
   // From x and dy (overwritten with dx): ∂L/∂γ, ∂L/∂β into the gradients. Uses the statistics of
   // the last forward_training.
   void backward(Parameters& parameters, const float* x, float* dy, std::int64_t rows);
@@ -40,7 +44,7 @@ class BatchNorm {
  private:
   std::int64_t channels_;
   std::int64_t gamma_offset_, beta_offset_, mean_offset_, variance_offset_;
-  ops::Buffer<float> inv_std_;
+  ops::Buffer<float> inv_std_;  // [copies, channels]
 };
 
 }  // namespace sgdsweep::nn

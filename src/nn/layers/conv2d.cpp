@@ -17,27 +17,35 @@ ops::Conv2dShape Conv2d::shape(std::int64_t batch, std::int64_t height, std::int
   return {batch, height, width, in_channels_, out_channels_, kernel_, stride_, padding_};
 }
 
-void Conv2d::forward(Parameters& parameters, const float* x, float* y, std::int64_t batch,
-                     std::int64_t height, std::int64_t width) const {
+void Conv2d::forward(Parameters& parameters, const float* x, float* y, std::int64_t batch, std::int64_t height,
+                     std::int64_t width, std::int64_t copy) const {
   const ops::Conv2dShape s = shape(batch, height, width);
   ops::Backend& backend = parameters.backend();
-  backend.conv2d_forward(s, x, parameters.values() + weight_offset_, y);
-  if (has_bias()) {
-    backend.add_row_vector(y, parameters.values() + bias_offset_, batch * s.out_height() * s.out_width(),
-                           out_channels_);
-  }
+  const std::int64_t copies = copy < 0 ? parameters.copies() : 1, stride = parameters.stride();
+  const float* values = parameters.values() + (copy < 0 ? 0 : copy * stride);
+  const std::int64_t x_stride = batch * height * width * in_channels_;
+  const std::int64_t pixels = batch * s.out_height() * s.out_width(), y_stride = pixels * out_channels_;
+  backend.conv2d_forward_packed(copies, s, x, x_stride, values + weight_offset_, stride, y, y_stride);
+  if (has_bias()) backend.add_row_vector_packed(copies, y, y_stride, values + bias_offset_, stride, pixels, out_channels_);
 }
 
-void Conv2d::backward(Parameters& parameters, const float* x, const float* dy, float* dx,
-                      std::int64_t batch, std::int64_t height, std::int64_t width) const {
+void Conv2d::backward(Parameters& parameters, const float* x, const float* dy, float* dx, std::int64_t batch,
+                      std::int64_t height, std::int64_t width) const {
   const ops::Conv2dShape s = shape(batch, height, width);
   ops::Backend& backend = parameters.backend();
-  backend.conv2d_backward_filter(s, x, dy, parameters.gradients() + weight_offset_);
+  const std::int64_t copies = parameters.copies(), stride = parameters.stride();
+  const std::int64_t x_stride = batch * height * width * in_channels_;
+  const std::int64_t pixels = batch * s.out_height() * s.out_width(), y_stride = pixels * out_channels_;
+  backend.conv2d_backward_filter_packed(copies, s, x, x_stride, dy, y_stride, parameters.gradients() + weight_offset_,
+                                        stride);
   if (has_bias()) {
-    backend.sum_rows(dy, batch * s.out_height() * s.out_width(), out_channels_, 0.0f,
-                     parameters.gradients() + bias_offset_);
+    backend.sum_rows_packed(copies, dy, y_stride, pixels, out_channels_, 0.0f, parameters.gradients() + bias_offset_,
+                            stride);
   }
-  if (dx) backend.conv2d_backward_data(s, dy, parameters.values() + weight_offset_, dx);
+  if (dx) {
+    backend.conv2d_backward_data_packed(copies, s, dy, y_stride, parameters.values() + weight_offset_, stride, dx,
+                                        x_stride);
+  }
 }
 
 }  // namespace sgdsweep::nn

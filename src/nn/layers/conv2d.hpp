@@ -18,12 +18,15 @@ class Conv2d {
 
   ops::Conv2dShape shape(std::int64_t batch, std::int64_t height, std::int64_t width) const;
 
-  // y[batch, out_h, out_w, out] from x[batch, height, width, in]
-  void forward(Parameters& parameters, const float* x, float* y, std::int64_t batch,
-               std::int64_t height, std::int64_t width) const;
-  // From x and dy: ∂L/∂W (and ∂L/∂bias) into the gradients (overwritten), dx unless null.
-  void backward(Parameters& parameters, const float* x, const float* dy, float* dx,
-                std::int64_t batch, std::int64_t height, std::int64_t width) const;
+  // y[batch, out_h, out_w, out] from x[batch, height, width, in]. A pack of models
+  // (Parameters::copies() = P): x and y hold the P copies back to back; copy >= 0: that copy alone
+  // (x and y of one copy), by the ops of one copy.
+  void forward(Parameters& parameters, const float* x, float* y, std::int64_t batch, std::int64_t height,
+               std::int64_t width, std::int64_t copy = -1) const;
+  // From x and dy: ∂L/∂W (and ∂L/∂bias) into the gradients (overwritten), dx unless null; every
+  // copy of a pack.
+  void backward(Parameters& parameters, const float* x, const float* dy, float* dx, std::int64_t batch,
+                std::int64_t height, std::int64_t width) const;
 
   std::int64_t in_channels() const { return in_channels_; }
   std::int64_t out_channels() const { return out_channels_; }

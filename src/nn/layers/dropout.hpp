@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "nn/model.hpp"
 #include "ops/backend.hpp"
 
 namespace sgdsweep::nn {
@@ -21,6 +23,41 @@ inline void dropout_forward(ops::Backend& backend, float probability, const floa
   backend.dropout_forward(x, y, mask, count, probability, seed, static_cast<std::uint32_t>(step),
                           first_position);
 }
+
+// The masks of a pack of models (Model::copies): each copy draws its own trial's masks, from its
+// seed and its step, which Backend::dropout_forward_packed reads from backend memory.
+class PackedDropout {
+ public:
+  PackedDropout(ops::Backend& backend, std::int64_t copies)
+      : backend_(backend), seeds_(static_cast<std::size_t>(copies)), streams_(seeds_.size()),
+        device_seeds_(backend, seeds_.size()), device_streams_(backend, seeds_.size()) {}
+  // Copy `copy`'s trial seed (a pack slot taking its next trial).
+  void set_seed(std::int64_t copy, std::uint64_t seed) {
+    seeds_.at(static_cast<std::size_t>(copy)) = seed;
+    device_seeds_.upload(&seeds_[copy], 1, static_cast<std::size_t>(copy));
+  }
+  // Each copy's step from the batch (Batch::steps, or Batch::step for all), before forward.
+  void set_steps(const Batch& batch) {
+    for (std::size_t c = 0; c < streams_.size(); ++c) {
+      streams_[c] = static_cast<std::uint32_t>(batch.steps ? batch.steps[c] : batch.step);
+    }
+    device_streams_.upload(streams_.data(), streams_.size());
+  }
+  // dropout_forward over every copy: x, y and mask of copy c at c · stride, `count` values each
+  // from position first_position.
+  void forward(float probability, const float* x, float* y, float* mask, std::int64_t stride, std::int64_t count,
+               std::uint64_t first_position) {
+    backend_.dropout_forward_packed(static_cast<std::int64_t>(seeds_.size()), x, y, mask, stride, count, probability,
+                                    device_seeds_.data(), device_streams_.data(), first_position);
+  }
+
+ private:
+  ops::Backend& backend_;
+  std::vector<std::uint64_t> seeds_;
+  std::vector<std::uint32_t> streams_;
+  ops::Buffer<std::uint64_t> device_seeds_;
+  ops::Buffer<std::uint32_t> device_streams_;
+};
 
 // dx = dy · mask (dx may alias dy).
 inline void dropout_backward(ops::Backend& backend, const float* mask, const float* dy, float* dx,

@@ -2,7 +2,6 @@
 // time, and the state carried from window to window.
 #include "nn/models/lstm_lm.hpp"
 
-#include "nn/layers/dropout.hpp"
 #include "util/error.hpp"
 #include "util/rng.hpp"
 
@@ -12,7 +11,8 @@ LstmLanguageModel::LstmLanguageModel(ops::Backend& backend, std::int64_t max_bat
                                      std::int64_t training_streams, std::int64_t evaluation_streams,
                                      const LstmLanguageModelConfig& config, std::uint64_t seed, std::int64_t copies)
     : backend_(backend), max_batch_(max_batch), training_streams_(training_streams),
-      evaluation_streams_(evaluation_streams), config_(config), parameters_(backend, copies) {
+      evaluation_streams_(evaluation_streams), config_(config), parameters_(backend, copies),
+      dropout_(backend, copies) {
   if (config.layers < 1 || config.hidden < 1 || config.window < 1 || config.vocabulary < 2) {
     fail("lstm: layers, hidden units and window must be >= 1 and the vocabulary >= 2");
   }
@@ -50,10 +50,6 @@ LstmLanguageModel::LstmLanguageModel(ops::Backend& backend, std::int64_t max_bat
   dh_next_ = buffer(copies * max_batch * hidden);
   dc_ = buffer(copies * max_batch * hidden);
   correct_ = ops::Buffer<double>(backend, static_cast<std::size_t>(copies));
-  seeds_.resize(static_cast<std::size_t>(copies));
-  dropout_seeds_ = ops::Buffer<std::uint64_t>(backend, seeds_.size());
-  dropout_streams_ = ops::Buffer<std::uint32_t>(backend, seeds_.size());
-  host_streams_.resize(seeds_.size());
   for (std::int64_t c = 0; c < copies; ++c) initialize(c, seed);
 }
 
@@ -65,8 +61,7 @@ void LstmLanguageModel::initialize(std::int64_t copy, std::uint64_t seed) {
     initial[i] = static_cast<float>((2.0 * rng.uniform(0, i) - 1.0) * config_.init_scale);
   }
   parameters_.upload_values(initial, copy);
-  seeds_.at(static_cast<std::size_t>(copy)) = seed;
-  dropout_seeds_.upload(&seeds_[copy], 1, static_cast<std::size_t>(copy));
+  dropout_.set_seed(copy, seed);
 }
 
 void LstmLanguageModel::check_batch(const Batch& batch, std::int64_t streams) const {
@@ -98,21 +93,15 @@ void LstmLanguageModel::forward(const Batch& batch, State& state, bool training,
   backend_.gather_rows_packed(copies, values + embedding_offset_, stride, hidden, batch.tokens, rows, rows,
                               embedded_.data(), rows * hidden);
   const bool dropout = training && config_.dropout > 0.0f;
-  if (dropout) {
-    for (std::int64_t c = 0; c < copies; ++c) {
-      host_streams_[c] = static_cast<std::uint32_t>(batch.steps ? batch.steps[c] : batch.step);
-    }
-    dropout_streams_.upload(host_streams_.data(), static_cast<std::size_t>(copies));
-  }
+  if (dropout) dropout_.set_steps(batch);  // training: every copy
   const float* x = embedded_.data();
   for (std::int64_t l = 0; l <= config_.layers; ++l) {
     if (dropout) {
       for (std::int64_t t = 0; t < window; ++t) {
         const std::int64_t offset = t * n * hidden;
         const auto first = static_cast<std::uint64_t>((t * step_rows + batch.first_row) * hidden);
-        backend_.dropout_forward_packed(copies, x + offset, inputs_[l].data() + offset, masks_[l].data() + offset,
-                                        rows * hidden, n * hidden, config_.dropout, dropout_seeds_.data(),
-                                        dropout_streams_.data(), dropout_position(static_cast<std::uint32_t>(l), first));
+        dropout_.forward(config_.dropout, x + offset, inputs_[l].data() + offset, masks_[l].data() + offset,
+                         rows * hidden, n * hidden, dropout_position(static_cast<std::uint32_t>(l), first));
       }
     } else {
       backend_.copy(inputs_[l].data(), x, static_cast<std::size_t>(copies * rows * hidden) * sizeof(float));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "nn/layers/dense.hpp"
+#include "nn/layers/dropout.hpp"
 #include "nn/layers/lstm.hpp"
 #include "nn/model.hpp"
 
@@ -74,11 +75,8 @@ class LstmLanguageModel final : public Model {
   // the decoder's; masks[l] its dropout mask.
   std::vector<ops::Buffer<float>> inputs_, masks_, gates_, cells_, outputs_;
   ops::Buffer<float> embedded_, logits_, gradient_a_, gradient_b_, gate_gradient_, dh_next_, dc_;
-  ops::Buffer<double> correct_;                 // [copies]
-  std::vector<std::uint64_t> seeds_;            // each copy's trial seed (its dropout masks)
-  ops::Buffer<std::uint64_t> dropout_seeds_;    // the same in backend memory
-  ops::Buffer<std::uint32_t> dropout_streams_;  // each copy's step, uploaded per microbatch
-  std::vector<std::uint32_t> host_streams_;
+  ops::Buffer<double> correct_;  // [copies]
+  PackedDropout dropout_;
 };
 
 }  // namespace sgdsweep::nn

@@ -8,6 +8,9 @@
 // Stem conv3×3 (3 → 16); three groups of (depth − 4)/6 blocks with 16·width, 32·width and
 // 64·width channels, strides 1, 2, 2; final (BN-)ReLU, global average pooling, linear classifier.
 // Loss: softmax cross-entropy; metric: correct predictions (accuracy).
+// It packs (Model::copies): `copies` networks, each its own trial (its seed: initial weights and
+// dropout masks), trained by one packed op per operation on activations that hold the copies back
+// to back ([P, batch, height, width, channels]).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,7 @@
 #include "nn/layers/batch_norm.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/dense.hpp"
+#include "nn/layers/dropout.hpp"
 #include "nn/model.hpp"
 
 namespace sgdsweep::nn {
@@ -35,9 +39,13 @@ struct WideResNetConfig {
 class WideResNet final : public Model {
  public:
   // Initial weights from `seed`: convolutions He-normal (fan in), classifier Glorot-uniform,
-  // biases 0, BN γ = 1 and β = 0, SkipInit scalars 0. Activations sized for `max_batch` images.
+  // biases 0, BN γ = 1 and β = 0, SkipInit scalars 0. Activations sized for `max_batch` images of
+  // every copy.
   WideResNet(ops::Backend& backend, std::int64_t max_batch, const WideResNetConfig& config,
-             std::uint64_t seed);
+             std::uint64_t seed, std::int64_t copies = 1);
+  void initialize(std::int64_t copy, std::uint64_t seed) override;
+  // Floats of activations and scratch the constructor allocates per image of a copy (pack sizing).
+  static std::int64_t activation_floats_per_image(const WideResNetConfig& config);
 
   Parameters& parameters() override { return parameters_; }
   std::int64_t max_batch() const override { return max_batch_; }
@@ -59,8 +67,9 @@ class WideResNet final : public Model {
     ops::Buffer<float> a1, y, a2, z, out;  // a1 = (BN-)ReLU(x), y = conv1(a1), a2 = (BN-)ReLU(y)
   };
 
-  void forward(const Batch& batch, bool training);
-  void block_forward(Block& block, const float* x, std::int64_t n, bool training);
+  // copy >= 0: that copy alone (evaluation), by the ops of one copy.
+  void forward(const Batch& batch, bool training, std::int64_t copy);
+  void block_forward(Block& block, const float* x, std::int64_t n, bool training, std::int64_t copy);
   // dout: ∂L/∂(block output) (clobbered); writes ∂L/∂(block input) into dx.
   void block_backward(Block& block, const float* x, float* dout, float* dx, std::int64_t n);
   void check_batch(const Batch& batch) const;
@@ -68,7 +77,6 @@ class WideResNet final : public Model {
   ops::Backend& backend_;
   std::int64_t max_batch_;
   WideResNetConfig config_;
-  std::uint64_t seed_;
   Parameters parameters_;
   std::unique_ptr<Conv2d> stem_;
   std::vector<Block> blocks_;
@@ -77,7 +85,8 @@ class WideResNet final : public Model {
   std::int64_t feature_channels_ = 0, feature_height_ = 0, feature_width_ = 0;
   ops::Buffer<float> stem_out_, features_, pooled_, dropped_, dropout_mask_, logits_;
   ops::Buffer<float> gradient_a_, gradient_b_, gradient_c_;  // scratch, the largest activation
-  ops::Buffer<double> correct_;
+  ops::Buffer<double> correct_;  // [copies]
+  PackedDropout dropout_;
 };
 
 }  // namespace sgdsweep::nn
