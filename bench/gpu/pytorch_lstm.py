@@ -18,11 +18,12 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 
 import torch
 import torch.nn.functional as F
+
+from timing import measure
 
 SEED, HIDDEN, LAYERS, WINDOW, DROPOUT, INIT, CLIP, LR, MOMENTUM = 2020, 650, 2, 35, 0.5, 0.05, 5.0, 0.1, 0.9
 
@@ -73,10 +74,6 @@ def main(arguments):
         torch.backends.cudnn.allow_tf32 = False
     tokens, vocabulary = read_tokens(os.path.join(arguments.ptb, "ptb.valid.txt"))
 
-    def synchronize():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
     benchmarks = []
     for batch_size in (int(b) for b in arguments.batch_sizes.split(",")):
         length = tokens.numel() // batch_size
@@ -100,24 +97,8 @@ def main(arguments):
             optimizer.step()
             state["loss"] = loss.item()
 
-        for step in range(arguments.warmup_steps):
-            run_step(step)
-        step, repetitions = arguments.warmup_steps, []
-        for _ in range(arguments.repetitions):
-            synchronize()
-            start, first = time.perf_counter(), step
-            while True:
-                run_step(step)
-                step += 1
-                synchronize()
-                seconds = time.perf_counter() - start
-                if seconds >= arguments.min_time:
-                    break
-            repetitions.append({"steps": step - first, "seconds": seconds,
-                                "examples_per_second": (step - first) * batch_size / seconds})
-        result = {"name": "pytorch::lstm_train_step", "batch_size": batch_size, "loss": state["loss"],
-                  "examples_per_second": statistics.median(r["examples_per_second"] for r in repetitions),
-                  "repetitions": repetitions}
+        result = measure("pytorch::lstm_train_step", run_step, device, batch_size, arguments)
+        result["loss"] = state["loss"]
         benchmarks.append(result)
         print(f"{result['name']}/B:{batch_size}  {result['examples_per_second']:10.1f} streams/s "
               f"({result['examples_per_second'] / batch_size:.2f} steps/s)  loss={result['loss']:.4g}", flush=True)

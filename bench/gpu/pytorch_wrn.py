@@ -18,13 +18,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from timing import measure
 
 SEED, GHOST, LR, MOMENTUM, L2 = 2020, 64, 0.1, 0.9, 5e-4
 
@@ -99,10 +100,6 @@ def main(arguments):
     mean = images.float().mean(dim=(0, 2, 3), keepdim=True) / 255
     std = (images.float() / 255).std(dim=(0, 2, 3), keepdim=True)
 
-    def synchronize():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
     benchmarks = []
     for batch_size in (int(b) for b in arguments.batch_sizes.split(",")):
         model = WideResNet().to(device).to(memory_format=torch.channels_last)
@@ -136,24 +133,8 @@ def main(arguments):
             state["loss"] = total
             optimizer.step()
 
-        for step in range(arguments.warmup_steps):
-            run_step(step)
-        step, repetitions = arguments.warmup_steps, []
-        for _ in range(arguments.repetitions):
-            synchronize()
-            start, first = time.perf_counter(), step
-            while True:
-                run_step(step)
-                step += 1
-                synchronize()
-                seconds = time.perf_counter() - start
-                if seconds >= arguments.min_time:
-                    break
-            repetitions.append({"steps": step - first, "seconds": seconds,
-                                "examples_per_second": (step - first) * batch_size / seconds})
-        result = {"name": "pytorch::wrn16_4_train_step", "batch_size": batch_size, "loss": state["loss"],
-                  "examples_per_second": statistics.median(r["examples_per_second"] for r in repetitions),
-                  "repetitions": repetitions}
+        result = measure("pytorch::wrn16_4_train_step", run_step, device, batch_size, arguments)
+        result["loss"] = state["loss"]
         benchmarks.append(result)
         print(f"{result['name']}/B:{batch_size}  {result['examples_per_second']:10.1f} images/s  loss={result['loss']:.4g}",
               flush=True)

@@ -96,28 +96,8 @@ class ReconstructionTask final : public TaskData {
     std::vector<Slot> slots_;
   };
 
-  // One trial: a pack of one.
-  class Batches final : public TrialBatches {
-   public:
-    Batches(ReconstructionTask& task, const spec::Trial& trial) : packed_(task, 1, trial.microbatch) {
-      packed_.assign(0, &trial);
-    }
-    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
-      upload(step, first, count, 0);
-      return gather(0);
-    }
-    bool replayable() const override { return true; }
-    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
-      packed_.upload({step}, first, count, slot);
-    }
-    nn::Batch gather(std::size_t slot) override { return packed_.gather(slot); }
-
-   private:
-    Packed packed_;
-  };
-
   std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
-    return std::make_unique<Batches>(*this, trial);
+    return std::make_unique<PackOfOne<Packed>>(*this, trial);
   }
   std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
     return std::make_unique<Packed>(*this, copies, microbatch);
@@ -286,29 +266,8 @@ class ClassificationTask final : public TaskData {
     std::vector<Slot> slots_;
   };
 
-  // One trial: a pack of one.
-  class Batches final : public TrialBatches {
-   public:
-    Batches(ClassificationTask& task, const spec::Trial& trial) : trial_(trial), packed_(task, 1, trial.microbatch) {
-      packed_.assign(0, &trial_);
-    }
-    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
-      upload(step, first, count, 0);
-      return gather(0);
-    }
-    bool replayable() const override { return true; }
-    void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
-      packed_.upload({step}, first, count, slot);
-    }
-    nn::Batch gather(std::size_t slot) override { return packed_.gather(slot); }
-
-   private:
-    spec::Trial trial_;
-    Packed packed_;
-  };
-
   std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
-    return std::make_unique<Batches>(*this, trial);
+    return std::make_unique<PackOfOne<Packed>>(*this, trial);
   }
   std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
     return std::make_unique<Packed>(*this, copies, microbatch);

@@ -118,23 +118,8 @@ class LanguageTask final : public TaskData {
     std::vector<Slot> slots_;
   };
 
-  // One trial: a pack of one.
-  class Batches final : public TrialBatches {
-   public:
-    Batches(LanguageTask& task, const spec::Trial& trial) : packed_(task, 1, trial.microbatch) {
-      packed_.assign(0, &trial);
-    }
-    nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
-      packed_.upload({step}, first, count, 0);
-      return packed_.gather(0);
-    }
-
-   private:
-    Packed packed_;
-  };
-
   std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
-    return std::make_unique<Batches>(*this, trial);
+    return std::make_unique<PackOfOne<Packed>>(*this, trial);
   }
   std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
     return std::make_unique<Packed>(*this, copies, microbatch);

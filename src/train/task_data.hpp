@@ -64,6 +64,30 @@ class PackBatches {
   virtual nn::Batch gather(std::size_t slot) = 0;
 };
 
+// One trial's batches as a pack of one (Pack: a task's PackBatches, built from (task, copies,
+// microbatch)): a trial alone takes the packed path, so it has the bits it has in any pack.
+template <class Pack>
+class PackOfOne final : public TrialBatches {
+ public:
+  template <class Task>
+  PackOfOne(Task& task, const spec::Trial& trial) : trial_(trial), packed_(task, 1, trial.microbatch) {
+    packed_.assign(0, &trial_);
+  }
+  nn::Batch batch(std::int64_t step, std::int64_t first, std::int64_t count) override {
+    upload(step, first, count, 0);
+    return gather(0);
+  }
+  bool replayable() const override { return true; }
+  void upload(std::int64_t step, std::int64_t first, std::int64_t count, std::size_t slot) override {
+    packed_.upload({step}, first, count, slot);
+  }
+  nn::Batch gather(std::size_t slot) override { return packed_.gather(slot); }
+
+ private:
+  spec::Trial trial_;
+  Pack packed_;
+};
+
 class TaskData {
  public:
   virtual ~TaskData() = default;

@@ -14,6 +14,7 @@
 #include "comm/gradient_reducer.hpp"
 #include "ops/registry.hpp"
 #include "spec/grid.hpp"
+#include "backend_support.hpp"
 #include "test_support.hpp"
 #include "train/task_data.hpp"
 #include "train/trainer.hpp"
@@ -325,7 +326,17 @@ std::vector<spec::TrialOutcome> expect_pack_bits_alone(ops::Backend& backend, co
 // Treebank-format text (a Markov chain over 40 words); trials with two budgets (refills), a rate
 // that diverges, momentum, two microbatches per step and a clipping threshold near the median
 // gradient norm (so that in a step some copies clip and others do not).
-TEST(LstmPacks, PackedTrialsGiveTheBitsOfEachTrialAlone) {
+// Every backend this build has (the GPU where there is one), where the packed ops are batched.
+class ModelPacks : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    backend_ = ops::make_backend(GetParam());
+  }
+  std::unique_ptr<ops::Backend> backend_;
+};
+
+TEST_P(ModelPacks, LstmTrialsGiveTheBitsTheyGetAlone) {
   sgdsweep::testing::TemporaryFolder folder;
   for (const auto& [name, words, stream] : {std::tuple{"train.txt", 2400, 1u}, std::tuple{"test.txt", 600, 2u}}) {
     const CounterRng rng(7, RngPurpose::test);
@@ -363,8 +374,7 @@ points = 3
 train_examples = 400
 streams = 3
 )"), "lstm-pack-test.toml");
-  const auto backend = ops::make_backend("host");
-  for (const spec::TrialOutcome& outcome : expect_pack_bits_alone(*backend, spec, 4)) {  // rate 2^60 diverges
+  for (const spec::TrialOutcome& outcome : expect_pack_bits_alone(*backend_, spec, 4)) {  // rate 2^60 diverges
     if (outcome.status == spec::TrialStatus::finished) {  // the others learn (the words' frequencies)
       EXPECT_LT(outcome.curve.back().train_loss, outcome.curve.front().train_loss - 0.02);
     }
@@ -375,7 +385,7 @@ streams = 3
 // statistics and running statistics) and Regularized SkipInit (each copy's residual scalars and
 // dropout masks). Synthetic CIFAR-10 records (noise whose mean brightness is the label); every
 // copy draws its own batch order, crops and flips.
-TEST(WideResNetPacks, PackedTrialsGiveTheBitsOfEachTrialAlone) {
+TEST_P(ModelPacks, WideResNetTrialsGiveTheBitsTheyGetAlone) {
   sgdsweep::testing::TemporaryFolder folder;
   const CounterRng rng(9, RngPurpose::test);
   for (int file = 0; file < 6; ++file) {
@@ -390,7 +400,6 @@ TEST(WideResNetPacks, PackedTrialsGiveTheBitsOfEachTrialAlone) {
       }
     }
   }
-  const auto backend = ops::make_backend("host");
   for (const char* normalization : {"ghost-bn", "skipinit"}) {
     const spec::Spec spec = spec::parse_spec(concat(R"([sweep]
 seed = 4
@@ -412,9 +421,12 @@ log2_effective_lr = [-3, -1, 60]
 points = 2
 train_examples = 32
 )"), "wrn-pack-test.toml");
-    expect_pack_bits_alone(*backend, spec, 4);
+    expect_pack_bits_alone(*backend_, spec, 4);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ModelPacks, ::testing::ValuesIn(ops::available_devices()),
+                         [](const auto& param_info) { return param_info.param; });
 
 TEST_F(TrainerTest, PackRefusesATrialOfAnotherShape) {
   spec::Spec spec = make_spec(-5, "sgd");
