@@ -23,7 +23,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from timing import measure
+from timing import add_arguments, measure
 
 SEED, HIDDEN, LAYERS, WINDOW, DROPOUT, INIT, CLIP, LR, MOMENTUM = 2020, 650, 2, 35, 0.5, 0.05, 5.0, 0.1, 0.9
 
@@ -31,12 +31,7 @@ SEED, HIDDEN, LAYERS, WINDOW, DROPOUT, INIT, CLIP, LR, MOMENTUM = 2020, 650, 2, 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ptb", required=True, help="folder with ptb.valid.txt")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--batch-sizes", default="64")
-    parser.add_argument("--min-time", type=float, default=3.0)
-    parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--warmup-steps", type=int, default=5)
-    parser.add_argument("--out")
+    add_arguments(parser, batch_sizes="64", warmup_steps=5)
     return parser.parse_args()
 
 

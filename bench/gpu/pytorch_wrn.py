@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from timing import measure
+from timing import add_arguments, measure
 
 SEED, GHOST, LR, MOMENTUM, L2 = 2020, 64, 0.1, 0.9, 5e-4
 
@@ -33,13 +33,8 @@ SEED, GHOST, LR, MOMENTUM, L2 = 2020, 64, 0.1, 0.9, 5e-4
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cifar", required=True, help="CIFAR-10 binary folder (data_batch_1..5.bin)")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--batch-sizes", default="128")
-    parser.add_argument("--min-time", type=float, default=3.0)
-    parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--warmup-steps", type=int, default=10)
+    add_arguments(parser, batch_sizes="128", warmup_steps=10)
     parser.add_argument("--deterministic", action="store_true", help="cudnn.deterministic = True")
-    parser.add_argument("--out")
     return parser.parse_args()
 
 

@@ -7,6 +7,16 @@ import time
 import torch
 
 
+def add_arguments(parser, batch_sizes, warmup_steps):
+    """The options every twin takes: --device, --batch-sizes, the timing, --out."""
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--batch-sizes", default=batch_sizes)
+    parser.add_argument("--min-time", type=float, default=3.0)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--warmup-steps", type=int, default=warmup_steps)
+    parser.add_argument("--out")
+
+
 def measure(name, run_step, device, batch_size, arguments):
     """Times run_step(step) for step = 0, 1, …; returns the benchmark record (without the loss)."""
     def synchronize():
