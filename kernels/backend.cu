@@ -44,25 +44,32 @@ namespace {
 constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;  // fixed: cuBLAS picks the same kernels
 constexpr std::size_t kStagedCopyLimit = std::size_t{8} << 20;       // larger uploads go direct (datasets)
 
-// Per-block partial sums of x·y (x·x when y is null) over a grid-stride range, in double.
-__global__ void dot_partials(const float* x, const float* y, std::int64_t count, double* partials) {
+// Per-block partial sums of x·y (x·x when y is null) in double: kReductionBlocks blocks per
+// problem (x, y at p·stride), striding over its range as a grid of kReductionBlocks blocks, so a
+// problem's partials are the same whatever the pack.
+__global__ void dot_partials(const float* x, const float* y, std::int64_t stride, std::int64_t count,
+                             double* partials) {
+  const std::int64_t p = blockIdx.x / kReductionBlocks, block = blockIdx.x % kReductionBlocks;
+  x += p * stride;
+  if (y) y += p * stride;
   double sum = 0.0;
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
-       i += stride) {
+  const std::int64_t step = std::int64_t{kReductionBlocks} * blockDim.x;
+  for (std::int64_t i = block * blockDim.x + threadIdx.x; i < count; i += step) {
     sum += static_cast<double>(x[i]) * (y ? y[i] : x[i]);
   }
   const double total = block_sum<kThreads>(sum);
   if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
-// Block s sums values[s·count … (s+1)·count) into out[s].
-__global__ void sum_doubles_kernel(const double* values, std::int64_t count, double* out) {
-  values += static_cast<std::int64_t>(blockIdx.x) * count;
+// Block s sums values[s·count … (s+1)·count) into out[s] (s < sums), or into second[s − sums].
+__global__ void sum_doubles_kernel(const double* values, std::int64_t count, double* out, std::int64_t sums,
+                                   double* second) {
+  const std::int64_t s = blockIdx.x;
+  values += s * count;
   double sum = 0.0;
   for (std::int64_t i = threadIdx.x; i < count; i += kThreads) sum += values[i];
   const double total = block_sum<kThreads>(sum);
-  if (threadIdx.x == 0) out[blockIdx.x] = total;
+  if (threadIdx.x == 0) (s < sums ? out[s] : second[s - sums]) = total;
 }
 
 }  // namespace
@@ -76,6 +83,9 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
   std::uint64_t keep_everything = std::numeric_limits<std::uint64_t>::max();
   SGDSWEEP_CUDA(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep_everything));
   SGDSWEEP_CUDA(cudaEventCreateWithFlags(&staging_free_, cudaEventDisableTiming));
+  int max_pitch = 0;
+  SGDSWEEP_CUDA(cudaDeviceGetAttribute(&max_pitch, cudaDevAttrMaxPitch, options.device));
+  max_pitch_ = static_cast<std::size_t>(max_pitch);
 
   SGDSWEEP_CUBLAS(cublasCreate(&cublas_));
   SGDSWEEP_CUBLAS(cublasSetStream(cublas_, stream_));
@@ -183,8 +193,34 @@ void* CudaBackend::convolution_workspace(std::size_t bytes) {
   return bytes ? grow(convolution_workspace_, bytes) : nullptr;
 }
 
-void CudaBackend::fill(float* x, std::int64_t count, float value) {
-  for_each(count, [=] __device__(std::int64_t i) { x[i] = value; });
+void CudaBackend::fill(float* x, std::int64_t count, float value) { fill_packed(1, x, 0, count, value); }
+
+void CudaBackend::fill_packed(std::int64_t pack, float* x, std::int64_t stride, std::int64_t count, float value) {
+  for_each(pack * count, [=] __device__(std::int64_t t) { x[t / count * stride + t % count] = value; });
+}
+
+void CudaBackend::copy_packed(std::int64_t pack, float* destination, std::int64_t stride_destination,
+                              const float* source, std::int64_t stride_source, std::int64_t count) {
+  if (pack <= 0 || count <= 0) return;
+  if (destination == source && (pack == 1 || stride_destination == stride_source)) return;
+  if (pack == 1) {
+    copy(destination, source, static_cast<std::size_t>(count) * sizeof(float));
+    return;
+  }
+  const auto width = static_cast<std::size_t>(count) * sizeof(float);
+  const auto destination_pitch = static_cast<std::size_t>(stride_destination) * sizeof(float);
+  const auto source_pitch = static_cast<std::size_t>(stride_source) * sizeof(float);
+  if (stride_destination >= count && stride_source >= count && destination_pitch <= max_pitch_ &&
+      source_pitch <= max_pitch_) {
+    SGDSWEEP_CUDA(cudaMemcpy2DAsync(destination, destination_pitch, source, source_pitch, width,
+                                    static_cast<std::size_t>(pack), cudaMemcpyDeviceToDevice, stream_));
+    return;
+  }
+  // A shared source (stride 0) or a pitch the copy engine refuses: one kernel instead.
+  for_each(pack * count, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / count, i = t % count;
+    destination[p * stride_destination + i] = source[p * stride_source + i];
+  });
 }
 
 // ---- linear algebra ---------------------------------------------------------------------------
@@ -215,17 +251,29 @@ void CudaBackend::gemm_packed(std::int64_t pack, Transpose transpose_a, Transpos
 }
 
 void CudaBackend::axpby(float alpha, const float* x, float beta, float* y, std::int64_t count) {
-  for_each(count, [=] __device__(std::int64_t i) { y[i] = alpha * x[i] + beta * y[i]; });
+  axpby_packed(1, alpha, x, 0, beta, y, 0, count);
 }
 
-void CudaBackend::sum_doubles(const double* values, std::int64_t count, double* out, std::int64_t sums) {
-  sum_doubles_kernel<<<static_cast<unsigned>(sums), kThreads, 0, stream_>>>(values, count, out);
+void CudaBackend::axpby_packed(std::int64_t pack, float alpha, const float* x, std::int64_t stride_x, float beta,
+                               float* y, std::int64_t stride_y, std::int64_t count) {
+  for_each(pack * count, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / count, i = t % count;
+    float& o = y[p * stride_y + i];
+    o = alpha * x[p * stride_x + i] + beta * o;
+  });
+}
+
+void CudaBackend::sum_doubles(const double* values, std::int64_t count, double* out, std::int64_t sums,
+                              double* second) {
+  const std::int64_t blocks = second ? 2 * sums : sums;
+  if (blocks <= 0) return;
+  sum_doubles_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream_>>>(values, count, out, sums, second);
   SGDSWEEP_CUDA(cudaGetLastError());
 }
 
 const double* CudaBackend::sum_of_products(const float* x, const float* y, std::int64_t count) {
   double* partial = partials(kReductionBlocks + 1);
-  dot_partials<<<kReductionBlocks, kThreads, 0, stream_>>>(x, y, count, partial);
+  dot_partials<<<kReductionBlocks, kThreads, 0, stream_>>>(x, y, 0, count, partial);
   SGDSWEEP_CUDA(cudaGetLastError());
   sum_doubles(partial, kReductionBlocks, partial + kReductionBlocks);
   return partial + kReductionBlocks;
@@ -237,9 +285,23 @@ void CudaBackend::dot(const float* x, const float* y, std::int64_t count, float*
 }
 
 double CudaBackend::sum_of_squares(const float* x, std::int64_t count) {
+  double* out = partials(1, 2);  // a slot of its own: the packed op uses slot 0 for its partials
+  sum_of_squares_packed(1, x, 0, count, out);
   double total = 0.0;
-  copy_to_host(&total, sum_of_products(x, nullptr, count), sizeof total);
+  copy_to_host(&total, out, sizeof total);
   return total;
+}
+
+void CudaBackend::sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
+                                        double* out) {
+  if (pack <= 0) return;
+  // kReductionBlocks partials per problem, then a block per problem sums its partials: each
+  // problem's tree is the unpacked op's.
+  double* partial = partials(static_cast<std::size_t>(pack * kReductionBlocks));
+  dot_partials<<<static_cast<unsigned>(pack * kReductionBlocks), kThreads, 0, stream_>>>(x, nullptr, stride, count,
+                                                                                          partial);
+  SGDSWEEP_CUDA(cudaGetLastError());
+  sum_doubles(partial, kReductionBlocks, out, pack);
 }
 
 void CudaBackend::add_row_vector(float* y, const float* bias, std::int64_t rows, std::int64_t columns) {

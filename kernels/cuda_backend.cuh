@@ -101,8 +101,9 @@ class CudaBackend final : public Backend {
                 float* out) override;
   void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                   const float* learning_rate, float momentum, float l2) override;
-  // The packed ops: one launch over all problems (one strided-batched GEMM); the unpacked ops
-  // above are the pack of one, so a problem's bits never depend on the pack.
+  // The packed ops: one launch over all problems (one strided-batched GEMM; a reduction one launch
+  // per stage); the unpacked ops above are the pack of one, so a problem's bits never depend on the
+  // pack.
   void gemm_packed(std::int64_t pack, Transpose transpose_a, Transpose transpose_b, std::int64_t m, std::int64_t n,
                    std::int64_t k, float alpha, const float* a, std::int64_t lda, std::int64_t stride_a,
                    const float* b, std::int64_t ldb, std::int64_t stride_b, float beta, float* c, std::int64_t ldc,
@@ -113,6 +114,16 @@ class CudaBackend final : public Backend {
                        std::int64_t columns, float beta, float* out, std::int64_t stride_out) override;
   void sgd_update_packed(std::int64_t pack, float* weights, float* gradient, float* velocity, std::int64_t stride,
                          std::int64_t count, const float* learning_rates, float momentum, float l2) override;
+  void fill_packed(std::int64_t pack, float* x, std::int64_t stride, std::int64_t count, float value) override;
+  // One cudaMemcpy2DAsync (rows = problems); a kernel where the pitches do not allow it (a shared source).
+  void copy_packed(std::int64_t pack, float* destination, std::int64_t stride_destination, const float* source,
+                   std::int64_t stride_source, std::int64_t count) override;
+  void axpby_packed(std::int64_t pack, float alpha, const float* x, std::int64_t stride_x, float beta, float* y,
+                    std::int64_t stride_y, std::int64_t count) override;
+  // kReductionBlocks partials per problem, then a block per problem: the unpacked op's tree (the
+  // unpacked op is the pack of one, its sum copied back to the host).
+  void sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
+                             double* out) override;
   // Free device memory plus what the backend's pool holds unused.
   std::size_t free_memory_bytes() const override;
   std::unique_ptr<Recording> record(std::function<void()> body) override;
@@ -128,6 +139,10 @@ class CudaBackend final : public Backend {
                   std::int64_t count) override;
   void dropout_forward(const float* x, float* y, float* mask, std::int64_t count, float probability,
                        std::uint64_t seed, std::uint32_t stream, std::uint64_t first_position) override;
+  // Each problem's Philox key and stream read from device memory: the unpacked op's mask for them.
+  void dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
+                              std::int64_t count, float probability, const std::uint64_t* seeds,
+                              const std::uint32_t* streams, std::uint64_t first_position) override;
 
   // data.cu
   void gather_rows_u8(const std::uint8_t* table, std::int64_t columns, const std::int32_t* rows,
@@ -136,6 +151,14 @@ class CudaBackend final : public Backend {
                    std::int64_t count, float* out) override;
   void scatter_add_rows(const float* x, std::int64_t columns, const std::int32_t* rows,
                         std::int64_t count, float* table) override;
+  // Packed: a thread per (problem, element); the scatter a thread per (problem, column), rows in
+  // order. The unpacked ops are the pack of one.
+  void gather_rows_packed(std::int64_t pack, const float* table, std::int64_t stride_table, std::int64_t columns,
+                          const std::int32_t* rows, std::int64_t stride_rows, std::int64_t count, float* out,
+                          std::int64_t stride_out) override;
+  void scatter_add_rows_packed(std::int64_t pack, const float* x, std::int64_t stride_x, std::int64_t columns,
+                               const std::int32_t* rows, std::int64_t stride_rows, std::int64_t count, float* table,
+                               std::int64_t stride_table) override;
   void gather_images_u8(const std::uint8_t* table, std::int64_t height, std::int64_t width,
                         std::int64_t channels, const std::int32_t* rows,
                         const std::int32_t* augmentation, std::int64_t padding, std::int64_t count,
@@ -176,6 +199,14 @@ class CudaBackend final : public Backend {
   void lstm_cell_backward(const float* gates, const float* c_prev, const float* c, const float* dh,
                           float* dc, float* gate_gradient, std::int64_t rows,
                           std::int64_t hidden) override;
+  // Packed: a thread per (problem, row, unit); the unpacked ops are the pack of one.
+  void lstm_cell_forward_packed(std::int64_t pack, float* gates, std::int64_t stride_gates, const float* c_prev,
+                                std::int64_t stride_c_prev, float* c, float* h, std::int64_t stride_state,
+                                std::int64_t rows, std::int64_t hidden) override;
+  void lstm_cell_backward_packed(std::int64_t pack, const float* gates, float* gate_gradient,
+                                 std::int64_t stride_gates, const float* c_prev, std::int64_t stride_c_prev,
+                                 const float* c, const float* dh, std::int64_t stride_state, float* dc,
+                                 std::int64_t stride_dc, std::int64_t rows, std::int64_t hidden) override;
 
   // losses.cu
   void squared_error(const float* y, const float* target, std::int64_t rows, std::int64_t columns,
@@ -186,6 +217,12 @@ class CudaBackend final : public Backend {
   void softmax_cross_entropy(const float* logits, const std::int32_t* labels, std::int64_t rows,
                              std::int64_t classes, float* gradient, float gradient_scale,
                              double* loss_sum, double* correct) override;
+  // A block per (problem, row), then a block per problem and sum (loss, correct): the unpacked
+  // op's trees, the unpacked op being the pack of one.
+  void softmax_cross_entropy_packed(std::int64_t pack, const float* logits, std::int64_t stride_logits,
+                                    const std::int32_t* labels, std::int64_t stride_labels, std::int64_t rows,
+                                    std::int64_t classes, float* gradient, float gradient_scale, double* loss_sums,
+                                    double* correct) override;
 
   // ---- for the implementation files ------------------------------------------------------------
   cudaStream_t stream() const { return stream_; }
@@ -203,8 +240,10 @@ class CudaBackend final : public Backend {
   double* partials(std::size_t count, int slot = 0);
   void* convolution_workspace(std::size_t bytes);
   // *out = Σ values[0 … count) by the fixed tree (one block); out may be a partial of another sum.
-  // With `sums` > 1, out[s] = Σ values[s·count … (s+1)·count), a block each, the same tree.
-  void sum_doubles(const double* values, std::int64_t count, double* out, std::int64_t sums = 1);
+  // With `sums` > 1, out[s] = Σ values[s·count … (s+1)·count), a block each, the same tree. With
+  // `second`, the next `sums` runs of values go to second[s], in the same launch.
+  void sum_doubles(const double* values, std::int64_t count, double* out, std::int64_t sums = 1,
+                   double* second = nullptr);
   // Σ x·y (x·x when y is null) in double by the fixed two-level tree, left in scratch memory.
   const double* sum_of_products(const float* x, const float* y, std::int64_t count);
   const ConvolutionPlan& convolution_plan(const Conv2dShape& shape);
@@ -234,6 +273,7 @@ class CudaBackend final : public Backend {
   std::size_t staging_bytes_ = 0;
   cudaEvent_t staging_free_ = nullptr;
   std::uint64_t memory_epoch_ = 0;
+  std::size_t max_pitch_ = 0;  // the largest pitch cudaMemcpy2DAsync takes on this device
   Scratch partials_[3];
   Scratch convolution_workspace_;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,

@@ -46,4 +46,16 @@ void CudaBackend::dropout_forward(const float* x, float* y, float* mask, std::in
   });
 }
 
+void CudaBackend::dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
+                                         std::int64_t count, float probability, const std::uint64_t* seeds,
+                                         const std::uint32_t* streams, std::uint64_t first_position) {
+  const float keep_scale = 1.0f / (1.0f - probability);  // as the unpacked op computes it
+  for_each(pack * count, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / count, i = t % count, k = p * stride + i;
+    const CounterRng rng(seeds[p], RngPurpose::dropout);
+    mask[k] = dropout_mask(rng, streams[p], first_position + static_cast<std::uint64_t>(i), probability, keep_scale);
+    y[k] = x[k] * mask[k];
+  });
+}
+
 }  // namespace sgdsweep::ops::cuda

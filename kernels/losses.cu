@@ -1,7 +1,8 @@
 // CUDA losses: squared error (autoencoder) and softmax cross-entropy (classifiers, language model).
 // A block per row reduces its row by a fixed tree; the rows' sums are then added by the fixed
-// one-block tree (CudaBackend::sum_doubles). Deterministic run to run; equal to the host's
-// ascending sums to rounding.
+// one-block tree (CudaBackend::sum_doubles). Packed: a block per (problem, row), then a block per
+// problem and sum; the unpacked ops are the pack of one. Deterministic run to run; equal to the
+// host's ascending sums to rounding.
 #include <cmath>
 
 #include "cuda_backend.cuh"
@@ -54,13 +55,16 @@ __device__ void block_argmax(float& value, std::int64_t& index) {
   __syncthreads();
 }
 
+// Block b: row b mod rows of problem p = b / rows (logits and gradient at p·stride_logits, labels
+// at p·stride_labels), its loss and correctness into row_losses[b] and row_correct[b].
 template <int Threads>
-__global__ void softmax_cross_entropy_rows(const float* logits, const std::int32_t* labels,
-                                           std::int64_t classes, float* gradient, float gradient_scale,
-                                           double* row_losses, double* row_correct) {
-  const std::int64_t row = blockIdx.x;
-  const float* z = logits + row * classes;
-  const std::int32_t label = labels[row];
+__global__ void softmax_cross_entropy_rows(const float* logits, std::int64_t stride_logits,
+                                           const std::int32_t* labels, std::int64_t stride_labels,
+                                           std::int64_t rows, std::int64_t classes, float* gradient,
+                                           float gradient_scale, double* row_losses, double* row_correct) {
+  const std::int64_t p = blockIdx.x / rows, row = blockIdx.x % rows;
+  const float* z = logits + p * stride_logits + row * classes;
+  const std::int32_t label = labels[p * stride_labels + row];
   const float label_logit = z[label];  // read before any thread writes a gradient over the logits
   float maximum = 0.0f;
   std::int64_t argmax = -1;
@@ -75,11 +79,11 @@ __global__ void softmax_cross_entropy_rows(const float* logits, const std::int32
   for (std::int64_t j = threadIdx.x; j < classes; j += Threads) partition += portable_exp(z[j] - maximum);
   partition = block_sum<Threads>(partition);
   if (threadIdx.x == 0) {
-    row_losses[row] = static_cast<double>(maximum) + log(partition) - static_cast<double>(label_logit);
-    row_correct[row] = argmax == label ? 1.0 : 0.0;
+    row_losses[blockIdx.x] = static_cast<double>(maximum) + log(partition) - static_cast<double>(label_logit);
+    row_correct[blockIdx.x] = argmax == label ? 1.0 : 0.0;
   }
   if (gradient) {
-    float* g = gradient + row * classes;
+    float* g = gradient + p * stride_logits + row * classes;
     const float inverse_partition = static_cast<float>(1.0 / partition);
     for (std::int64_t j = threadIdx.x; j < classes; j += Threads) {
       const float probability = portable_exp(z[j] - maximum) * inverse_partition;
@@ -116,25 +120,38 @@ void CudaBackend::squared_error_packed(std::int64_t pack, const float* y, std::i
 void CudaBackend::softmax_cross_entropy(const float* logits, const std::int32_t* labels,
                                         std::int64_t rows, std::int64_t classes, float* gradient,
                                         float gradient_scale, double* loss_sum, double* correct) {
+  softmax_cross_entropy_packed(1, logits, 0, labels, 0, rows, classes, gradient, gradient_scale, loss_sum, correct);
+}
+
+void CudaBackend::softmax_cross_entropy_packed(std::int64_t pack, const float* logits, std::int64_t stride_logits,
+                                               const std::int32_t* labels, std::int64_t stride_labels,
+                                               std::int64_t rows, std::int64_t classes, float* gradient,
+                                               float gradient_scale, double* loss_sums, double* correct) {
+  if (pack == 0) return;
+  const auto bytes = static_cast<std::size_t>(pack) * sizeof(double);
   if (rows == 0) {
-    SGDSWEEP_CUDA(cudaMemsetAsync(loss_sum, 0, sizeof(double), stream()));
-    SGDSWEEP_CUDA(cudaMemsetAsync(correct, 0, sizeof(double), stream()));
+    SGDSWEEP_CUDA(cudaMemsetAsync(loss_sums, 0, bytes, stream()));
+    SGDSWEEP_CUDA(cudaMemsetAsync(correct, 0, bytes, stream()));
     return;
   }
-  double* row_losses = partials(static_cast<std::size_t>(rows), 0);
-  double* row_correct = partials(static_cast<std::size_t>(rows), 1);
-  const auto blocks = static_cast<unsigned>(rows);
+  // Every problem's row losses, then every problem's row correctness: the sums' 2·pack runs of
+  // `rows` doubles, added by one launch.
+  const std::int64_t count = pack * rows;
+  double* row_losses = partials(static_cast<std::size_t>(2 * count));
+  double* row_correct = row_losses + count;
+  const auto blocks = static_cast<unsigned>(count);
   // The block size is a function of the shape only (a warp for CIFAR's 10 or 100 classes).
   if (classes <= 128) {
-    softmax_cross_entropy_rows<32><<<blocks, 32, 0, stream()>>>(logits, labels, classes, gradient,
-                                                                gradient_scale, row_losses, row_correct);
+    softmax_cross_entropy_rows<32><<<blocks, 32, 0, stream()>>>(logits, stride_logits, labels, stride_labels, rows,
+                                                                classes, gradient, gradient_scale, row_losses,
+                                                                row_correct);
   } else {
     softmax_cross_entropy_rows<kThreads><<<blocks, kThreads, 0, stream()>>>(
-        logits, labels, classes, gradient, gradient_scale, row_losses, row_correct);
+        logits, stride_logits, labels, stride_labels, rows, classes, gradient, gradient_scale, row_losses,
+        row_correct);
   }
   SGDSWEEP_CUDA(cudaGetLastError());
-  sum_doubles(row_losses, rows, loss_sum);
-  sum_doubles(row_correct, rows, correct);
+  sum_doubles(row_losses, rows, loss_sums, pack, correct);
 }
 
 }  // namespace sgdsweep::ops::cuda

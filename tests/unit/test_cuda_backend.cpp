@@ -84,6 +84,23 @@ class CudaOps : public ::testing::Test {
     EXPECT_LE(worst / scale, tolerance) << what << ": largest difference " << worst << " (scale " << scale << ")";
   }
 
+  // A CUDA-memory copy of a buffer (the state an in-place op starts from, for a second run).
+  template <class T>
+  ops::Buffer<T> clone(const ops::Buffer<T>& buffer) {
+    ops::Buffer<T> copy(*cuda_, buffer.size());
+    cuda_->copy(copy.data(), buffer.data(), buffer.size() * sizeof(T));
+    return copy;
+  }
+  // Elements [offset, offset + count) — one problem — have the same bits in both buffers.
+  template <class T>
+  static void expect_same_problem(const ops::Buffer<T>& packed, const ops::Buffer<T>& alone, std::int64_t offset,
+                                  std::int64_t count, const std::string& what) {
+    const std::vector<T> a = read(packed), b = read(alone);
+    ASSERT_LE(static_cast<std::size_t>(offset + count), std::min(a.size(), b.size())) << what;
+    EXPECT_EQ(std::memcmp(a.data() + offset, b.data() + offset, static_cast<std::size_t>(count) * sizeof(T)), 0)
+        << what << ": the problem alone in a pack of 1 differs from the same problem in the pack";
+  }
+
   std::unique_ptr<ops::Backend> host_, cuda_;
 };
 
@@ -472,6 +489,193 @@ TEST_F(CudaOps, PackedOpsMatchTheHostAndDoNotDependOnThePack) {
     expect_close(loss, 1e-12, what + ": loss");
     EXPECT_EQ(read(loss.cuda), read(loss_alone.cuda)) << what << ": a pack of 1 differs from the pack of " << pack;
     EXPECT_TRUE(bitwise_equal(gradient.cuda, gradient_alone.cuda)) << what << ": gradient of a pack of 1";
+  }
+}
+
+// The language model's packed ops over 3 problems at padded strides (and 0 for a shared operand):
+// each problem agrees with the host (the same bits where the unpacked op gives them), and problem 1
+// alone, in a pack of 1, gives exactly its bits in the pack of 3 — for the reductions too, whose
+// unpacked CUDA ops are that pack of one.
+TEST_F(CudaOps, RecurrentPackedOpsMatchTheHostAndDoNotDependOnThePack) {
+  const std::int64_t pack = 3, pad = 7, q = 1;  // q: the problem also run alone
+  const auto n = [](std::int64_t count) { return static_cast<std::size_t>(count); };
+
+  const std::int64_t count = 1001, stride = count + pad;
+  {
+    auto x = normal(n(stride * pack), 60), alone = twin(read(x.cuda));
+    host_->fill_packed(pack, x.h(), stride, count, -1.5f);
+    cuda_->fill_packed(pack, x.d(), stride, count, -1.5f);
+    cuda_->fill_packed(1, alone.d() + q * stride, stride, count, -1.5f);
+    expect_same_bits(x, "fill_packed");
+    expect_same_problem(x.cuda, alone.cuda, q * stride, count, "fill_packed");
+  }
+  for (const std::int64_t source_stride : {count + 3, count, std::int64_t{0}}) {  // 2-D copy, tight, shared
+    auto source = normal(n(std::max(source_stride, count) * pack), 61);
+    auto destination = normal(n(stride * pack), 62), alone = twin(read(destination.cuda));
+    host_->copy_packed(pack, destination.h(), stride, source.h(), source_stride, count);
+    cuda_->copy_packed(pack, destination.d(), stride, source.d(), source_stride, count);
+    cuda_->copy_packed(1, alone.d() + q * stride, stride, source.d() + q * source_stride, source_stride, count);
+    const std::string what = concat("copy_packed, source stride ", source_stride);
+    expect_same_bits(destination, what);
+    expect_same_problem(destination.cuda, alone.cuda, q * stride, count, what);
+  }
+  for (const std::int64_t x_stride : {count + 3, std::int64_t{0}}) {
+    auto x = normal(n(std::max(x_stride, count) * pack), 63);
+    auto y = normal(n(stride * pack), 64), alone = twin(read(y.cuda));
+    host_->axpby_packed(pack, 0.3f, x.h(), x_stride, -1.25f, y.h(), stride, count);
+    cuda_->axpby_packed(pack, 0.3f, x.d(), x_stride, -1.25f, y.d(), stride, count);
+    cuda_->axpby_packed(1, 0.3f, x.d() + q * x_stride, x_stride, -1.25f, alone.d() + q * stride, stride, count);
+    const std::string what = concat("axpby_packed, x stride ", x_stride);
+    expect_same_bits(y, what);
+    expect_same_problem(y.cuda, alone.cuda, q * stride, count, what);
+  }
+
+  for (const std::int64_t length : {1, 1000, 1000003}) {
+    const std::int64_t s = length + pad;
+    auto x = normal(n(s * pack), 65);
+    auto out = twin(std::vector<double>(n(pack), 0.0)), alone = twin(std::vector<double>(n(pack), 0.0));
+    host_->sum_of_squares_packed(pack, x.h(), s, length, out.h());
+    cuda_->sum_of_squares_packed(pack, x.d(), s, length, out.d());
+    cuda_->sum_of_squares_packed(1, x.d() + q * s, s, length, alone.d() + q);
+    const std::string what = concat("sum_of_squares_packed of ", length);
+    expect_close(out, 1e-12, what);
+    expect_same_problem(out.cuda, alone.cuda, q, 1, what);
+    const double unpacked = cuda_->sum_of_squares(x.d() + q * s, length);
+    EXPECT_EQ(std::memcmp(&unpacked, read(out.cuda).data() + q, sizeof unpacked), 0)
+        << what << ": the unpacked op differs from its problem in the pack";
+  }
+
+  {
+    const std::int64_t length = 4099, s = length + pad;
+    const std::uint64_t first_position = 999;
+    auto seeds = twin(std::vector<std::uint64_t>{1234, 99, (std::uint64_t{1} << 40) | 5});
+    auto streams = twin(std::vector<std::uint32_t>{7, 0, 3});
+    auto x = normal(n(s * pack), 66, 4.0f), y = zeros(n(s * pack)), mask = zeros(n(s * pack));
+    auto y_alone = zeros(n(s * pack)), mask_alone = zeros(n(s * pack));
+    host_->dropout_forward_packed(pack, x.h(), y.h(), mask.h(), s, length, 0.3f, seeds.h(), streams.h(),
+                                  first_position);
+    cuda_->dropout_forward_packed(pack, x.d(), y.d(), mask.d(), s, length, 0.3f, seeds.d(), streams.d(),
+                                  first_position);
+    cuda_->dropout_forward_packed(1, x.d() + q * s, y_alone.d() + q * s, mask_alone.d() + q * s, s, length, 0.3f,
+                                  seeds.d() + q, streams.d() + q, first_position);
+    expect_same_bits(mask, "dropout_forward_packed mask");
+    expect_same_bits(y, "dropout_forward_packed output");
+    expect_same_problem(mask.cuda, mask_alone.cuda, q * s, length, "dropout_forward_packed mask");
+    expect_same_problem(y.cuda, y_alone.cuda, q * s, length, "dropout_forward_packed output");
+    cuda_->dropout_forward(x.d() + q * s, y_alone.d() + q * s, mask_alone.d() + q * s, length, 0.3f, 99, 0,
+                           first_position);
+    expect_same_problem(mask.cuda, mask_alone.cuda, q * s, length, "dropout_forward (unpacked) mask");
+  }
+
+  {
+    const std::int64_t table_rows = 50, columns = 33, length = 80;
+    const std::int64_t stride_rows = length + 2, stride_x = length * columns + pad;
+    std::vector<std::int32_t> ids(n(stride_rows * pack), 0);
+    for (std::int64_t p = 0; p < pack; ++p) {
+      for (std::int64_t i = 0; i < length; ++i) {
+        ids[n(p * stride_rows + i)] = static_cast<std::int32_t>((i * 7 + p * 3) % table_rows);  // repeats
+      }
+    }
+    auto rows = twin(ids);
+    for (const bool shared_table : {false, true}) {
+      const std::int64_t stride_table = shared_table ? 0 : table_rows * columns + pad;
+      auto table = normal(n(std::max(stride_table, table_rows * columns) * pack), 67);
+      auto out = zeros(n(stride_x * pack)), alone = zeros(n(stride_x * pack));
+      host_->gather_rows_packed(pack, table.h(), stride_table, columns, rows.h(), stride_rows, length, out.h(),
+                                stride_x);
+      cuda_->gather_rows_packed(pack, table.d(), stride_table, columns, rows.d(), stride_rows, length, out.d(),
+                                stride_x);
+      cuda_->gather_rows_packed(1, table.d() + q * stride_table, stride_table, columns, rows.d() + q * stride_rows,
+                                stride_rows, length, alone.d() + q * stride_x, stride_x);
+      const std::string what = concat("gather_rows_packed, shared table ", shared_table);
+      expect_same_bits(out, what);
+      expect_same_problem(out.cuda, alone.cuda, q * stride_x, length * columns, what);
+    }
+    const std::int64_t stride_table = table_rows * columns + pad;
+    auto table = normal(n(stride_table * pack), 68), x = normal(n(stride_x * pack), 69);
+    auto alone = clone(table.cuda);
+    host_->scatter_add_rows_packed(pack, x.h(), stride_x, columns, rows.h(), stride_rows, length, table.h(),
+                                   stride_table);
+    cuda_->scatter_add_rows_packed(pack, x.d(), stride_x, columns, rows.d(), stride_rows, length, table.d(),
+                                   stride_table);
+    cuda_->scatter_add_rows_packed(1, x.d() + q * stride_x, stride_x, columns, rows.d() + q * stride_rows,
+                                   stride_rows, length, alone.data() + q * stride_table, stride_table);
+    expect_same_bits(table, "scatter_add_rows_packed (repeated rows)");
+    expect_same_problem(table.cuda, alone, q * stride_table, table_rows * columns, "scatter_add_rows_packed");
+  }
+
+  {
+    const std::int64_t rows = 6, hidden = 40, gate_count = rows * 4 * hidden, state_count = rows * hidden;
+    const std::int64_t stride_gates = gate_count + pad, stride_c_prev = state_count + 3;
+    const std::int64_t stride_state = state_count + pad, stride_dc = state_count + 5;
+    auto gates = normal(n(stride_gates * pack), 70, 2.0f), c_prev = normal(n(stride_c_prev * pack), 71);
+    auto c = zeros(n(stride_state * pack)), h = zeros(n(stride_state * pack));
+    auto gates_alone = clone(gates.cuda), c_alone = clone(c.cuda), h_alone = clone(h.cuda);
+    host_->lstm_cell_forward_packed(pack, gates.h(), stride_gates, c_prev.h(), stride_c_prev, c.h(), h.h(),
+                                    stride_state, rows, hidden);
+    cuda_->lstm_cell_forward_packed(pack, gates.d(), stride_gates, c_prev.d(), stride_c_prev, c.d(), h.d(),
+                                    stride_state, rows, hidden);
+    cuda_->lstm_cell_forward_packed(1, gates_alone.data() + q * stride_gates, stride_gates,
+                                    c_prev.d() + q * stride_c_prev, stride_c_prev, c_alone.data() + q * stride_state,
+                                    h_alone.data() + q * stride_state, stride_state, rows, hidden);
+    expect_close(gates, 1e-6, "lstm_cell_forward_packed: activated gates");
+    expect_close(c, 1e-6, "lstm_cell_forward_packed: cell state");
+    expect_close(h, 1e-6, "lstm_cell_forward_packed: output");
+    expect_same_problem(gates.cuda, gates_alone, q * stride_gates, gate_count, "lstm_cell_forward_packed gates");
+    expect_same_problem(c.cuda, c_alone, q * stride_state, state_count, "lstm_cell_forward_packed cell state");
+    expect_same_problem(h.cuda, h_alone, q * stride_state, state_count, "lstm_cell_forward_packed output");
+
+    auto dh = normal(n(stride_state * pack), 72), dc = normal(n(stride_dc * pack), 73);
+    auto gate_gradient = zeros(n(stride_gates * pack));
+    auto dc_alone = clone(dc.cuda), gate_gradient_alone = clone(gate_gradient.cuda);
+    host_->lstm_cell_backward_packed(pack, gates.h(), gate_gradient.h(), stride_gates, c_prev.h(), stride_c_prev,
+                                     c.h(), dh.h(), stride_state, dc.h(), stride_dc, rows, hidden);
+    cuda_->lstm_cell_backward_packed(pack, gates.d(), gate_gradient.d(), stride_gates, c_prev.d(), stride_c_prev,
+                                     c.d(), dh.d(), stride_state, dc.d(), stride_dc, rows, hidden);
+    cuda_->lstm_cell_backward_packed(1, gates.d() + q * stride_gates, gate_gradient_alone.data() + q * stride_gates,
+                                     stride_gates, c_prev.d() + q * stride_c_prev, stride_c_prev,
+                                     c.d() + q * stride_state, dh.d() + q * stride_state, stride_state,
+                                     dc_alone.data() + q * stride_dc, stride_dc, rows, hidden);
+    expect_close(gate_gradient, 1e-5, "lstm_cell_backward_packed: gate gradient");
+    expect_close(dc, 1e-5, "lstm_cell_backward_packed: cell gradient");
+    expect_same_problem(gate_gradient.cuda, gate_gradient_alone, q * stride_gates, gate_count,
+                        "lstm_cell_backward_packed gate gradient");
+    expect_same_problem(dc.cuda, dc_alone, q * stride_dc, state_count, "lstm_cell_backward_packed cell gradient");
+  }
+
+  const std::int64_t rows = 70, stride_labels = rows + 2;
+  for (const std::int64_t classes : {10, 1000}) {
+    const std::int64_t stride_logits = rows * classes + pad;
+    std::vector<std::int32_t> labels(n(stride_labels * pack), 0);
+    for (std::int64_t p = 0; p < pack; ++p) {
+      for (std::int64_t i = 0; i < rows; ++i) {
+        labels[n(p * stride_labels + i)] = static_cast<std::int32_t>((i * 13 + p * 5) % classes);
+      }
+    }
+    auto label = twin(labels);
+    auto logits = normal(n(stride_logits * pack), 74, 3.0f);
+    auto loss = twin(std::vector<double>(n(pack), 0.0)), correct = twin(std::vector<double>(n(pack), 0.0));
+    ops::Buffer<double> loss_alone(*cuda_, n(pack)), correct_alone(*cuda_, n(pack));
+    const std::string name = concat("softmax_cross_entropy_packed over ", classes, " classes");
+    for (const bool with_gradient : {false, true}) {
+      // With the gradient: written over the logits, as the language model calls it.
+      const std::string what = name + (with_gradient ? ", gradient in place" : ", no gradient");
+      auto logits_alone = clone(logits.cuda);
+      host_->softmax_cross_entropy_packed(pack, logits.h(), stride_logits, label.h(), stride_labels, rows, classes,
+                                          with_gradient ? logits.h() : nullptr, 0.5f, loss.h(), correct.h());
+      cuda_->softmax_cross_entropy_packed(pack, logits.d(), stride_logits, label.d(), stride_labels, rows, classes,
+                                          with_gradient ? logits.d() : nullptr, 0.5f, loss.d(), correct.d());
+      float* logits_q = logits_alone.data() + q * stride_logits;
+      cuda_->softmax_cross_entropy_packed(1, logits_q, stride_logits, label.d() + q * stride_labels, stride_labels,
+                                          rows, classes, with_gradient ? logits_q : nullptr, 0.5f,
+                                          loss_alone.data() + q, correct_alone.data() + q);
+      expect_close(loss, 1e-12, what + ": loss");
+      expect_close(correct, 1e-12, what + ": correct count");
+      expect_close(logits, 1e-6, what + ": gradient");
+      expect_same_problem(loss.cuda, loss_alone, q, 1, what + ": loss");
+      expect_same_problem(correct.cuda, correct_alone, q, 1, what + ": correct count");
+      expect_same_problem(logits.cuda, logits_alone, q * stride_logits, rows * classes, what + ": gradient");
+    }
   }
 }
 
