@@ -100,7 +100,8 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
 }
 
 CudaBackend::~CudaBackend() {
-  cudaStreamSynchronize(stream_);
+  cudaStreamSynchronize(stream_);  // the convolution lanes' work too: each packed convolution joins them back
+  destroy_convolution_lanes();
   for (auto& [shape, plan] : convolution_plans_) {
     cudnnDestroyTensorDescriptor(plan.x);
     cudnnDestroyTensorDescriptor(plan.y);
@@ -271,17 +272,21 @@ void CudaBackend::sum_doubles(const double* values, std::int64_t count, double* 
   SGDSWEEP_CUDA(cudaGetLastError());
 }
 
-const double* CudaBackend::sum_of_products(const float* x, const float* y, std::int64_t count) {
-  double* partial = partials(kReductionBlocks + 1);
-  dot_partials<<<kReductionBlocks, kThreads, 0, stream_>>>(x, y, 0, count, partial);
-  SGDSWEEP_CUDA(cudaGetLastError());
-  sum_doubles(partial, kReductionBlocks, partial + kReductionBlocks);
-  return partial + kReductionBlocks;
+void CudaBackend::dot(const float* x, const float* y, std::int64_t count, float* out) {
+  dot_packed(1, x, y, 0, count, out, 0);
 }
 
-void CudaBackend::dot(const float* x, const float* y, std::int64_t count, float* out) {
-  const double* total = sum_of_products(x, y, count);
-  for_each(1, [=] __device__(std::int64_t) { *out = static_cast<float>(*total); });
+void CudaBackend::dot_packed(std::int64_t pack, const float* x, const float* y, std::int64_t stride, std::int64_t count,
+                             float* out, std::int64_t stride_scalar) {
+  if (pack <= 0) return;
+  // kReductionBlocks partials per problem, a block per problem sums its partials into totals[p] (after the
+  // partials, in the same scratch), then a thread per problem rounds it to float: the unpacked op's tree.
+  double* partial = partials(static_cast<std::size_t>(pack * (kReductionBlocks + 1)));
+  double* totals = partial + pack * kReductionBlocks;
+  dot_partials<<<static_cast<unsigned>(pack * kReductionBlocks), kThreads, 0, stream_>>>(x, y, stride, count, partial);
+  SGDSWEEP_CUDA(cudaGetLastError());
+  sum_doubles(partial, kReductionBlocks, totals, pack);
+  for_each(pack, [=] __device__(std::int64_t p) { out[p * stride_scalar] = static_cast<float>(totals[p]); });
 }
 
 double CudaBackend::sum_of_squares(const float* x, std::int64_t count) {
@@ -333,6 +338,11 @@ void CudaBackend::sum_rows_packed(std::int64_t pack, const float* x, std::int64_
     float& o = out[p * stride_out + j];
     o = (beta == 0.0f ? 0.0f : beta * o) + sum;
   });
+}
+
+void CudaBackend::clip_scales(std::int64_t pack, const double* squares, std::int64_t tensors, double threshold,
+                              float* scales) {
+  for_each(pack, [=] __device__(std::int64_t p) { scales[p] = clip_scale(squares, pack, tensors, threshold, p); });
 }
 
 void CudaBackend::sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,

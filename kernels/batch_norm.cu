@@ -1,7 +1,9 @@
 // CUDA batch normalisation (training, inference, backward) and global average pooling, NHWC.
 // Per-channel statistics in double by a fixed two-level order: rows in chunks of kRowsPerChunk
 // summed in ascending order by one thread per (chunk, channel), then the chunks in ascending order
-// by one thread per channel. Coalesced across channels, no atomics, the same bits every run.
+// by one thread per channel. Coalesced across channels, no atomics, the same bits every run. The packed
+// training and backward ops add a problem index to every launch (each problem its own partials and the same
+// order); the unpacked ones are their pack of one, so a problem's bits never depend on the pack.
 #include <cmath>
 
 #include "cuda_backend.cuh"
@@ -20,40 +22,62 @@ void CudaBackend::batch_norm_forward_training(const float* x, std::int64_t rows,
                                               const float* beta, float epsilon, float* y,
                                               float* mean, float* inv_std,
                                               float* unbiased_variance) {
-  const std::int64_t chunks = chunk_count(rows);
-  double* partial = partials(static_cast<std::size_t>(chunks * channels));
-  for_each(chunks * channels, [=] __device__(std::int64_t k) {
-    const std::int64_t chunk = k / channels, c = k % channels;
+  batch_norm_forward_training_packed(1, x, 0, rows, channels, gamma, beta, 0, epsilon, y, mean, inv_std,
+                                     unbiased_variance);
+}
+
+// Problem p: x, y at p·stride_x; gamma, beta, mean, unbiased_variance at p·stride_parameters; inv_std at
+// p·channels. Its partials are its own run of chunks·channels doubles, summed in the same order whatever the
+// pack, so its bits are those of the pack of one (the unpacked op).
+void CudaBackend::batch_norm_forward_training_packed(std::int64_t pack, const float* x, std::int64_t stride_x,
+                                                     std::int64_t rows, std::int64_t channels, const float* gamma,
+                                                     const float* beta, std::int64_t stride_parameters,
+                                                     float epsilon, float* y, float* mean, float* inv_std,
+                                                     float* unbiased_variance) {
+  if (pack <= 0) return;
+  const std::int64_t chunks = chunk_count(rows), per_problem = chunks * channels, count = rows * channels;
+  double* partial = partials(static_cast<std::size_t>(pack * per_problem));
+  for_each(pack * per_problem, [=] __device__(std::int64_t k) {
+    const std::int64_t p = k / per_problem, chunk = k % per_problem / channels, c = k % channels;
+    const float* xp = x + p * stride_x;
     const std::int64_t end = min(rows, (chunk + 1) * kRowsPerChunk);
     double sum = 0.0;
-    for (std::int64_t i = chunk * kRowsPerChunk; i < end; ++i) sum += x[i * channels + c];
+    for (std::int64_t i = chunk * kRowsPerChunk; i < end; ++i) sum += xp[i * channels + c];
     partial[k] = sum;
   });
-  for_each(channels, [=] __device__(std::int64_t c) {
+  for_each(pack * channels, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / channels, c = t % channels;
+    const double* own = partial + p * per_problem;
     double sum = 0.0;
-    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) sum += partial[chunk * channels + c];
-    mean[c] = static_cast<float>(sum / rows);
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) sum += own[chunk * channels + c];
+    mean[p * stride_parameters + c] = static_cast<float>(sum / rows);
   });
-  for_each(chunks * channels, [=] __device__(std::int64_t k) {
-    const std::int64_t chunk = k / channels, c = k % channels;
+  for_each(pack * per_problem, [=] __device__(std::int64_t k) {
+    const std::int64_t p = k / per_problem, chunk = k % per_problem / channels, c = k % channels;
+    const float* xp = x + p * stride_x;
+    const float m = mean[p * stride_parameters + c];
     const std::int64_t end = min(rows, (chunk + 1) * kRowsPerChunk);
     double squares = 0.0;
     for (std::int64_t i = chunk * kRowsPerChunk; i < end; ++i) {
-      const double centred = static_cast<double>(x[i * channels + c]) - mean[c];
+      const double centred = static_cast<double>(xp[i * channels + c]) - m;
       squares += centred * centred;
     }
     partial[k] = squares;
   });
-  for_each(channels, [=] __device__(std::int64_t c) {
+  for_each(pack * channels, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / channels, c = t % channels;
+    const double* own = partial + p * per_problem;
     double squares = 0.0;
-    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) squares += partial[chunk * channels + c];
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) squares += own[chunk * channels + c];
     const double variance = squares / rows;
-    inv_std[c] = static_cast<float>(1.0 / sqrt(variance + epsilon));
-    unbiased_variance[c] = static_cast<float>(rows > 1 ? squares / static_cast<double>(rows - 1) : variance);
+    inv_std[p * channels + c] = static_cast<float>(1.0 / sqrt(variance + epsilon));
+    unbiased_variance[p * stride_parameters + c] =
+        static_cast<float>(rows > 1 ? squares / static_cast<double>(rows - 1) : variance);
   });
-  for_each(rows * channels, [=] __device__(std::int64_t k) {
-    const std::int64_t c = k % channels;
-    y[k] = gamma[c] * ((x[k] - mean[c]) * inv_std[c]) + beta[c];
+  for_each(pack * count, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / count, k = p * stride_x + t % count, c = t % channels;
+    const std::int64_t q = p * stride_parameters + c;
+    y[k] = gamma[q] * ((x[k] - mean[q]) * inv_std[p * channels + c]) + beta[q];
   });
 }
 
@@ -73,37 +97,58 @@ void CudaBackend::batch_norm_backward(const float* x, const float* dy, std::int6
                                       std::int64_t channels, const float* gamma, const float* mean,
                                       const float* inv_std, float* dx, float* gamma_gradient,
                                       float* beta_gradient) {
+  batch_norm_backward_packed(1, x, dy, 0, rows, channels, gamma, mean, 0, inv_std, dx, gamma_gradient,
+                             beta_gradient);
+}
+
+// Problem p: x, dy, dx at p·stride_x; gamma, mean and the γ and β gradients at p·stride_parameters; inv_std at
+// p·channels; its partials its own, as in the forward pass.
+void CudaBackend::batch_norm_backward_packed(std::int64_t pack, const float* x, const float* dy,
+                                             std::int64_t stride_x, std::int64_t rows, std::int64_t channels,
+                                             const float* gamma, const float* mean, std::int64_t stride_parameters,
+                                             const float* inv_std, float* dx, float* gamma_gradient,
+                                             float* beta_gradient) {
+  if (pack <= 0) return;
   // With x̂ = (x − μ)·σ⁻¹: dβ = Σ dy, dγ = Σ dy·x̂, dx = γσ⁻¹/n · (n·dy − dβ − x̂·dγ).
-  const std::int64_t chunks = chunk_count(rows);
-  double* sum_dy = partials(static_cast<std::size_t>(chunks * channels), 0);
-  double* sum_dy_xhat = partials(static_cast<std::size_t>(chunks * channels), 1);
-  for_each(chunks * channels, [=] __device__(std::int64_t k) {
-    const std::int64_t chunk = k / channels, c = k % channels;
+  const std::int64_t chunks = chunk_count(rows), per_problem = chunks * channels, count = rows * channels;
+  double* sum_dy = partials(static_cast<std::size_t>(pack * per_problem), 0);
+  double* sum_dy_xhat = partials(static_cast<std::size_t>(pack * per_problem), 1);
+  for_each(pack * per_problem, [=] __device__(std::int64_t k) {
+    const std::int64_t p = k / per_problem, chunk = k % per_problem / channels, c = k % channels;
+    const float* xp = x + p * stride_x;
+    const float* dyp = dy + p * stride_x;
+    const float m = mean[p * stride_parameters + c], s = inv_std[p * channels + c];
     const std::int64_t end = min(rows, (chunk + 1) * kRowsPerChunk);
     double a = 0.0, b = 0.0;
     for (std::int64_t i = chunk * kRowsPerChunk; i < end; ++i) {
-      const float grad = dy[i * channels + c];
+      const float grad = dyp[i * channels + c];
       a += grad;
-      b += static_cast<double>(grad) * ((x[i * channels + c] - mean[c]) * inv_std[c]);
+      b += static_cast<double>(grad) * ((xp[i * channels + c] - m) * s);
     }
     sum_dy[k] = a;
     sum_dy_xhat[k] = b;
   });
-  for_each(channels, [=] __device__(std::int64_t c) {
+  for_each(pack * channels, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / channels, c = t % channels;
+    const double* own_dy = sum_dy + p * per_problem;
+    const double* own_dy_xhat = sum_dy_xhat + p * per_problem;
     double a = 0.0, b = 0.0;
     for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
-      a += sum_dy[chunk * channels + c];
-      b += sum_dy_xhat[chunk * channels + c];
+      a += own_dy[chunk * channels + c];
+      b += own_dy_xhat[chunk * channels + c];
     }
-    beta_gradient[c] = static_cast<float>(a);
-    gamma_gradient[c] = static_cast<float>(b);
+    beta_gradient[p * stride_parameters + c] = static_cast<float>(a);
+    gamma_gradient[p * stride_parameters + c] = static_cast<float>(b);
   });
   const float inverse_rows = 1.0f / static_cast<float>(rows);
-  // dx may alias dy: each element is read before it is written, by its own thread.
-  for_each(rows * channels, [=] __device__(std::int64_t k) {
-    const std::int64_t c = k % channels;
-    const float xhat = (x[k] - mean[c]) * inv_std[c];
-    dx[k] = gamma[c] * inv_std[c] * (dy[k] - inverse_rows * (beta_gradient[c] + xhat * gamma_gradient[c]));
+  // dx may alias dy: each element is read before it is written, by its own thread (the sums above are complete,
+  // a launch earlier).
+  for_each(pack * count, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / count, k = p * stride_x + t % count, c = t % channels;
+    const std::int64_t q = p * stride_parameters + c;
+    const float s = inv_std[p * channels + c];
+    const float xhat = (x[k] - mean[q]) * s;
+    dx[k] = gamma[q] * s * (dy[k] - inverse_rows * (beta_gradient[q] + xhat * gamma_gradient[q]));
   });
 }
 

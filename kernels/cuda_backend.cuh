@@ -1,5 +1,6 @@
 // The CUDA backend's class, shared by its implementation files (one per op family, as in
-// src/ops/host/): one stream per backend; memory from a stream-ordered pool that keeps what it
+// src/ops/host/): one stream per backend (and a few side streams that packed convolutions fork onto and
+// join back, conv2d.cu); memory from a stream-ordered pool that keeps what it
 // frees (so a trial's buffers come back without cudaMalloc for the next trial); cuBLAS for GEMM,
 // cuDNN for convolution, and our own kernels for the rest.
 //
@@ -37,6 +38,7 @@ void check_cudnn(cudnnStatus_t status, const char* what, const char* file, int l
 constexpr int kThreads = 256;            // threads per block of every elementwise kernel
 constexpr int kReductionBlocks = 256;    // fixed: the tree of a long reduction never depends on the GPU
 constexpr std::int64_t kMaxBlocks = std::int64_t{1} << 20;  // grid-stride beyond this
+constexpr int kConvolutionStreams = 4;  // side streams a packed convolution forks its problems onto
 
 // One thread per index i < count, grid-stride.
 template <class F>
@@ -74,6 +76,9 @@ struct ConvolutionPlan {
   std::size_t workspace_bytes = 0;
 };
 
+// Which of a convolution's three cuDNN calls (conv2d.cu).
+enum class ConvolutionPass { forward, backward_data, backward_filter };
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(const CudaOptions& options);
@@ -101,6 +106,9 @@ class CudaBackend final : public Backend {
                 float* out) override;
   void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                   const float* learning_rate, float momentum, float l2) override;
+  // A thread per problem: its tensors' sums in order (ops::clip_scale, the host's formula).
+  void clip_scales(std::int64_t pack, const double* squares, std::int64_t tensors, double threshold,
+                   float* scales) override;
   // The packed ops: one launch over all problems (one strided-batched GEMM; a reduction one launch
   // per stage); the unpacked ops above are the pack of one, so a problem's bits never depend on the
   // pack.
@@ -124,6 +132,9 @@ class CudaBackend final : public Backend {
   // unpacked op is the pack of one, its sum copied back to the host).
   void sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
                              double* out) override;
+  // kReductionBlocks partials per problem, a block per problem, a float per problem: the unpacked dot's tree.
+  void dot_packed(std::int64_t pack, const float* x, const float* y, std::int64_t stride, std::int64_t count,
+                  float* out, std::int64_t stride_scalar) override;
   // Free device memory plus what the backend's pool holds unused.
   std::size_t free_memory_bytes() const override;
   std::unique_ptr<Recording> record(std::function<void()> body) override;
@@ -143,6 +154,9 @@ class CudaBackend final : public Backend {
   void dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
                               std::int64_t count, float probability, const std::uint64_t* seeds,
                               const std::uint32_t* streams, std::uint64_t first_position) override;
+  // One launch over (problem, element), each problem's scale read from device memory (1 where null).
+  void add_scaled_packed(std::int64_t pack, const float* a, const float* b, std::int64_t stride, const float* scale,
+                         std::int64_t stride_scalar, float* y, std::int64_t count) override;
 
   // data.cu
   void gather_rows_u8(const std::uint8_t* table, std::int64_t columns, const std::int32_t* rows,
@@ -171,6 +185,19 @@ class CudaBackend final : public Backend {
                             float* dx) override;
   void conv2d_backward_filter(const Conv2dShape& shape, const float* x, const float* dy,
                               float* weight_gradient) override;
+  // Packed: problem p's unpacked cuDNN call (same plan) on side stream p mod kConvolutionStreams, forked from and
+  // joined back to the backend's stream; a pack of one is the unpacked call on the backend's stream.
+  void conv2d_forward_packed(std::int64_t pack, const Conv2dShape& shape, const float* x, std::int64_t stride_x,
+                             const float* weights, std::int64_t stride_weights, float* y,
+                             std::int64_t stride_y) override;
+  // The same fork and join for the data gradient.
+  void conv2d_backward_data_packed(std::int64_t pack, const Conv2dShape& shape, const float* dy, std::int64_t stride_y,
+                                   const float* weights, std::int64_t stride_weights, float* dx,
+                                   std::int64_t stride_x) override;
+  // The same fork and join for the filter gradient.
+  void conv2d_backward_filter_packed(std::int64_t pack, const Conv2dShape& shape, const float* x, std::int64_t stride_x,
+                                     const float* dy, std::int64_t stride_y, float* weight_gradient,
+                                     std::int64_t stride_weights) override;
 
   // batch_norm.cu
   void batch_norm_forward_training(const float* x, std::int64_t rows, std::int64_t channels,
@@ -183,6 +210,17 @@ class CudaBackend final : public Backend {
   void batch_norm_backward(const float* x, const float* dy, std::int64_t rows, std::int64_t channels,
                            const float* gamma, const float* mean, const float* inv_std, float* dx,
                            float* gamma_gradient, float* beta_gradient) override;
+  // Packed: the unpacked kernels with a problem index (a thread per (problem, chunk, channel), then per (problem,
+  // channel)); the unpacked op is the pack of one.
+  void batch_norm_forward_training_packed(std::int64_t pack, const float* x, std::int64_t stride_x, std::int64_t rows,
+                                          std::int64_t channels, const float* gamma, const float* beta,
+                                          std::int64_t stride_parameters, float epsilon, float* y, float* mean,
+                                          float* inv_std, float* unbiased_variance) override;
+  // The same for the backward pass (dx may alias dy).
+  void batch_norm_backward_packed(std::int64_t pack, const float* x, const float* dy, std::int64_t stride_x,
+                                  std::int64_t rows, std::int64_t channels, const float* gamma, const float* mean,
+                                  std::int64_t stride_parameters, const float* inv_std, float* dx,
+                                  float* gamma_gradient, float* beta_gradient) override;
   void average_pool_forward(const float* x, std::int64_t batch, std::int64_t pixels,
                             std::int64_t channels, float* y) override;
   void average_pool_backward(const float* dy, std::int64_t batch, std::int64_t pixels,
@@ -244,8 +282,6 @@ class CudaBackend final : public Backend {
   // `second`, the next `sums` runs of values go to second[s], in the same launch.
   void sum_doubles(const double* values, std::int64_t count, double* out, std::int64_t sums = 1,
                    double* second = nullptr);
-  // Σ x·y (x·x when y is null) in double by the fixed two-level tree, left in scratch memory.
-  const double* sum_of_products(const float* x, const float* y, std::int64_t count);
   const ConvolutionPlan& convolution_plan(const Conv2dShape& shape);
   // Bumped whenever scratch memory moves: a recorded graph from an older epoch points at freed
   // memory and is recorded again (graph.cu).
@@ -260,6 +296,22 @@ class CudaBackend final : public Backend {
     std::size_t bytes = 0;
   };
   void* grow(Scratch& scratch, std::size_t bytes);
+
+  // A side stream of the packed convolutions, with its own cuDNN handle (bound to it) and workspace, and the
+  // event that joins it back to the backend's stream.
+  struct ConvolutionLane {
+    cudaStream_t stream = nullptr;
+    cudnnHandle_t cudnn = nullptr;
+    cudaEvent_t joined = nullptr;
+    Scratch workspace;
+  };
+  // conv2d.cu: `pack` problems of one pass (forward: first = x, second = weights, out = y; backward data: dy,
+  // weights, dx; backward filter: x, dy, weight gradient), forked onto the lanes when pack > 1.
+  void convolve_packed(ConvolutionPass pass, std::int64_t pack, const Conv2dShape& shape, const float* first,
+                       std::int64_t stride_first, const float* second, std::int64_t stride_second, float* out,
+                       std::int64_t stride_out);
+  void create_convolution_lanes();            // once, on the first packed convolution with pack > 1
+  void destroy_convolution_lanes() noexcept;  // the destructor's, once the stream is idle
 
   CudaOptions options_;
   cudaStream_t stream_ = nullptr;
@@ -276,6 +328,9 @@ class CudaBackend final : public Backend {
   std::size_t max_pitch_ = 0;  // the largest pitch cudaMemcpy2DAsync takes on this device
   Scratch partials_[3];
   Scratch convolution_workspace_;
+  ConvolutionLane convolution_lanes_[kConvolutionStreams];
+  cudaEvent_t convolution_fork_ = nullptr;  // recorded on stream_, waited on by the lanes
+  bool convolution_lanes_created_ = false;
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                       std::int64_t, std::int64_t, std::int64_t>,
            ConvolutionPlan>

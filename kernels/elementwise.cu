@@ -28,10 +28,17 @@ void CudaBackend::multiply(const float* a, const float* b, float* y, std::int64_
 
 void CudaBackend::add_scaled(const float* a, const float* b, const float* scale, float* y,
                              std::int64_t count) {
-  // The scale lives in device memory: each thread reads it (one cached load).
-  for_each(count, [=] __device__(std::int64_t i) {
-    const float s = scale ? *scale : 1.0f;
-    y[i] = a ? a[i] + s * b[i] : s * b[i];
+  add_scaled_packed(1, a, b, 0, scale, 0, y, count);
+}
+
+void CudaBackend::add_scaled_packed(std::int64_t pack, const float* a, const float* b, std::int64_t stride,
+                                    const float* scale, std::int64_t stride_scalar, float* y, std::int64_t count) {
+  // Each problem's scale lives in device memory: each thread reads its problem's (one cached load). y may alias
+  // a or b: each element is read before it is written, by its own thread.
+  for_each(pack * count, [=] __device__(std::int64_t t) {
+    const std::int64_t p = t / count, k = p * stride + t % count;
+    const float s = scale ? scale[p * stride_scalar] : 1.0f;
+    y[k] = a ? a[k] + s * b[k] : s * b[k];
   });
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "nn/parameters.hpp"
 #include "util/error.hpp"
@@ -63,9 +64,12 @@ class Model {
   virtual void evaluate(const Batch& batch, const EvaluationSums& sums) = 0;
 
   // Whether a training step's ops depend on nothing but backend memory and the batch's shape, so
-  // that a step can be recorded once and replayed (Backend::record): not with dropout, whose masks
-  // follow the step number, nor with recurrent state.
+  // that a step can be recorded once and replayed (Backend::record), given begin_step before each.
   virtual bool replayable() const { return false; }
+  // Copy c is about to train update steps[c]: the host work its step depends on, outside the step
+  // (and any recording of it): the dropout masks' streams into backend memory. forward_backward
+  // works without it (and then does that work itself).
+  virtual void begin_step(const std::vector<std::int64_t>& /*steps*/) {}
 
   // Recurrent models: zero the state carried between windows (training: copy `copy`'s, at each
   // epoch start of its trial; evaluation: before each pass). No-op for the others.

@@ -7,25 +7,46 @@
 
 #include <fstream>
 #include <string>
-#include <vector>
+
+#include "util/error.hpp"
 
 namespace sgdsweep::ops {
 namespace {
 
+// Keeps the callable; runs it with `inside` set (Backend::refuse_inside_recording).
 class CallableRecording final : public Backend::Recording {
  public:
-  explicit CallableRecording(std::function<void()> body) : body_(std::move(body)) {}
-  void replay() override { body_(); }
+  CallableRecording(std::function<void()> body, bool& inside) : body_(std::move(body)), inside_(inside) {}
+  void replay() override {
+    inside_ = true;
+    try {
+      body_();
+    } catch (...) {
+      inside_ = false;
+      throw;
+    }
+    inside_ = false;
+  }
 
  private:
   std::function<void()> body_;
+  bool& inside_;
 };
 
 }  // namespace
 
 std::unique_ptr<Backend::Recording> Backend::record(std::function<void()> body) {
-  body();
-  return std::make_unique<CallableRecording>(std::move(body));
+  auto recording = std::make_unique<CallableRecording>(std::move(body), inside_recording_);
+  recording->replay();
+  return recording;
+}
+
+void Backend::refuse_inside_recording(const char* what) const {
+  if (inside_recording_) {
+    fail(name(), " backend: ", what, " inside a recorded step (a recorded step issues backend ops only; run it "
+         "once unrecorded first so that scratch memory has its size, and keep what changes between steps in "
+         "backend memory)");
+  }
 }
 
 void Backend::gemm_packed(std::int64_t pack, Transpose transpose_a, Transpose transpose_b, std::int64_t m,
@@ -80,26 +101,6 @@ void Backend::copy_packed(std::int64_t pack, float* destination, std::int64_t st
 void Backend::axpby_packed(std::int64_t pack, float alpha, const float* x, std::int64_t stride_x, float beta, float* y,
                            std::int64_t stride_y, std::int64_t count) {
   for (std::int64_t p = 0; p < pack; ++p) axpby(alpha, x + p * stride_x, beta, y + p * stride_y, count);
-}
-
-void Backend::sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
-                                    double* out) {
-  std::vector<double> sums(static_cast<std::size_t>(pack));
-  for (std::int64_t p = 0; p < pack; ++p) sums[p] = sum_of_squares(x + p * stride, count);
-  copy_to_device(out, sums.data(), sums.size() * sizeof(double));
-}
-
-void Backend::dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
-                                     std::int64_t count, float probability, const std::uint64_t* seeds,
-                                     const std::uint32_t* streams, std::uint64_t first_position) {
-  std::vector<std::uint64_t> host_seeds(static_cast<std::size_t>(pack));
-  std::vector<std::uint32_t> host_streams(host_seeds.size());
-  copy_to_host(host_seeds.data(), seeds, host_seeds.size() * sizeof(std::uint64_t));
-  copy_to_host(host_streams.data(), streams, host_streams.size() * sizeof(std::uint32_t));
-  for (std::int64_t p = 0; p < pack; ++p) {
-    dropout_forward(x + p * stride, y + p * stride, mask + p * stride, count, probability, host_seeds[p],
-                    host_streams[p], first_position);
-  }
 }
 
 void Backend::gather_rows_packed(std::int64_t pack, const float* table, std::int64_t stride_table, std::int64_t columns,
@@ -196,7 +197,7 @@ void Backend::batch_norm_backward_packed(std::int64_t pack, const float* x, cons
 void Backend::add_scaled_packed(std::int64_t pack, const float* a, const float* b, std::int64_t stride,
                                 const float* scale, std::int64_t stride_scalar, float* y, std::int64_t count) {
   for (std::int64_t p = 0; p < pack; ++p) {
-    add_scaled(a ? a + p * stride : nullptr, b + p * stride, scale + p * stride_scalar, y + p * stride, count);
+    add_scaled(a ? a + p * stride : nullptr, b + p * stride, scale ? scale + p * stride_scalar : nullptr, y + p * stride, count);
   }
 }
 

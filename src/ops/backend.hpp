@@ -210,6 +210,12 @@ class Backend {
   // The rate is one float in backend memory, so that a recorded step reads each step's rate.
   virtual void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                           const float* learning_rate, float momentum, float l2) = 0;
+  // Global-norm clipping factors of `pack` problems, in backend memory: with problem p's norm
+  // √(Σ_t squares[t · pack + p]) (doubles, t ascending: its tensors in order), scales[p] ←
+  // (float) (threshold / (norm + 1e-6)) where norm > threshold, else 1 (a NaN norm clips nothing).
+  // The gradients are then scaled by add_scaled_packed, so clipping needs nothing from the host.
+  virtual void clip_scales(std::int64_t pack, const double* squares, std::int64_t tensors, double threshold,
+                           float* scales) = 0;
 
   // ---- packs ------------------------------------------------------------------------------------
   // The same op on `pack` independent problems of one shape, for many small trials trained
@@ -247,12 +253,12 @@ class Backend {
                             float* y, std::int64_t stride_y, std::int64_t count);
   // sum_of_squares per problem into out[p] (doubles in backend memory; nothing returns to the host).
   virtual void sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
-                                     double* out);
+                                     double* out) = 0;
   // dropout_forward per problem: x, y and mask at p · stride, problem p's seed and stream
   // seeds[p], streams[p] (backend memory), every problem at the same first_position.
   virtual void dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
                                       std::int64_t count, float probability, const std::uint64_t* seeds,
-                                      const std::uint32_t* streams, std::uint64_t first_position);
+                                      const std::uint32_t* streams, std::uint64_t first_position) = 0;
   // gather_rows / scatter_add_rows per problem: the table at p · stride_table, the row ids at
   // p · stride_rows, x / out at p · stride_x.
   virtual void gather_rows_packed(std::int64_t pack, const float* table, std::int64_t stride_table,
@@ -322,6 +328,15 @@ class Backend {
   virtual std::unique_ptr<Recording> record(std::function<void()> body);
   // Whether recording saves time here (it does on a GPU); the trainer records its steps when so.
   virtual bool prefers_recording() const { return false; }
+
+ protected:
+  // Throws where a recorded step does what it may not (`what`: a copy from the host, …) while the
+  // default recording runs its body: the host backend keeps a GPU's rules, so host tests find
+  // what a GPU would refuse.
+  void refuse_inside_recording(const char* what) const;
+
+ private:
+  bool inside_recording_ = false;  // record's default recording is running its body
 };
 
 // Backend memory of `count` values of T, owned: freed through its backend when destroyed.

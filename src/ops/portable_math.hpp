@@ -87,6 +87,17 @@ SGDSWEEP_HOST_DEVICE inline void lstm_unit_backward(const float* gates, const fl
   dc[k] = d_state * forget;
 }
 
+// Problem p's global-norm clipping factor (Backend::clip_scales): its tensors' sums of squares
+// added in tensor order, the square root and the division in double (correctly rounded on both
+// sides), 1 where the norm does not exceed the threshold or is NaN.
+SGDSWEEP_HOST_DEVICE inline float clip_scale(const double* squares, std::int64_t pack, std::int64_t tensors,
+                                             double threshold, std::int64_t p) {
+  double sum = 0.0;
+  for (std::int64_t t = 0; t < tensors; ++t) sum += squares[t * pack + p];
+  const double norm = sqrt(sum);
+  return norm > threshold ? static_cast<float>(threshold / (norm + 1e-6)) : 1.0f;
+}
+
 // Channel c of pixel (y, x) of output image i of Backend::gather_images_u8: image rows[i] of the
 // byte table, cropped at the augmentation's offsets from the image zero-padded by `padding`,
 // mirrored when its flip is set (a null augmentation: the image as it is), then normalised.

@@ -107,7 +107,7 @@ StepRunner::StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches*
       if (tensor.role != nn::ParameterRole::running_statistic) clipped_.push_back(&tensor);
     }
     squares_ = ops::Buffer<double>(backend, clipped_.size() * static_cast<std::size_t>(copies_));
-    host_squares_.resize(squares_.size());
+    clip_scales_ = ops::Buffer<float>(backend, static_cast<std::size_t>(copies_));
   }
   // A team on a GPU backend all-reduces a host copy of the gradients (allocated once per trial).
   if (team.size() > 1 && !backend.host_addressable()) staged_gradients_.resize(static_cast<std::size_t>(parameters_.size()));
@@ -116,9 +116,9 @@ StepRunner::StepRunner(const spec::Trial& trial, nn::Model& model, TrialBatches*
   minibatch_losses_.resize(static_cast<std::size_t>(copies_));
   terms_ = static_cast<double>(trial.batch_size * model.terms_per_example());
   // Recorded steps (a CUDA graph per trial on a GPU) where nothing in the step needs the host in
-  // its middle (a team's all-reduce, clipping by the gradient norm) or the step number (dropout).
+  // its middle (a team's all-reduce) and the model reads its step from backend memory.
   const bool batches_replay = pack_batches_ || trial_batches_->replayable();
-  record_ = record_steps.value_or(backend.prefers_recording()) && team.size() == 1 && trial.clip_norm <= 0 &&
+  record_ = record_steps.value_or(backend.prefers_recording()) && team.size() == 1 &&
             model.replayable() && batches_replay;
 }
 
@@ -150,22 +150,18 @@ nn::Batch StepRunner::batch(std::int64_t m) {
 }
 
 void StepRunner::clip_gradients() {
+  // Each copy's Σ g² per tensor, its factor from them in tensor order, every tensor scaled by it
+  // (1 for a copy under the threshold: exact): backend ops only, so a clipped step can be recorded.
   const std::int64_t stride = parameters_.stride();
   for (std::size_t i = 0; i < clipped_.size(); ++i) {
     backend_.sum_of_squares_packed(copies_, parameters_.gradients() + clipped_[i]->offset, stride,
                                    clipped_[i]->count, squares_.data() + i * copies_);
   }
-  squares_.download(host_squares_.data(), host_squares_.size());
-  for (std::int64_t c = 0; c < copies_; ++c) {
-    double squares = 0.0;
-    for (std::size_t i = 0; i < clipped_.size(); ++i) squares += host_squares_[i * copies_ + c];  // tensor order
-    const double norm = std::sqrt(squares), threshold = trial_.clip_norm;
-    if (!(norm > threshold)) continue;
-    const auto scale = static_cast<float>(threshold / (norm + 1e-6));
-    for (const nn::ParameterTensor* tensor : clipped_) {
-      float* gradient = parameters_.gradients() + c * stride + tensor->offset;
-      backend_.axpby(scale, gradient, 0.0f, gradient, tensor->count);
-    }
+  backend_.clip_scales(copies_, squares_.data(), static_cast<std::int64_t>(clipped_.size()), trial_.clip_norm,
+                       clip_scales_.data());
+  for (const nn::ParameterTensor* tensor : clipped_) {
+    float* gradient = parameters_.gradients() + tensor->offset;
+    backend_.add_scaled_packed(copies_, nullptr, gradient, stride, clip_scales_.data(), 1, gradient, tensor->count);
   }
 }
 
@@ -186,13 +182,15 @@ const std::vector<double>& StepRunner::run_pack(const std::vector<std::int64_t>&
     if (steps[c] % trial_.steps_per_epoch == 0) model_.reset_training_state(c);
   }
   optimizer_.set_rates(learning_rates);
+  model_.begin_step(steps_);
   if (record_) {
     // The batches are uploaded, then the step's ops — gathers, forward and backward per
-    // microbatch, the gradient tree, the update — replay as one recording. The first step runs
+    // microbatch, the gradient tree, clipping, the update — replay as one recording. The first step runs
     // unrecorded (it sizes the scratch memory), the second is recorded.
     for (std::int64_t m = 0; m < mine_; ++m) upload(m);
     const auto recorded_step = [this] {  // backend ops only (see Backend::record)
       gradients([this](std::int64_t m) { return gather(m); });
+      if (trial_.clip_norm > 0) clip_gradients();
       optimizer_.apply(microbatches_);
     };
     if (recording_) {

@@ -112,7 +112,7 @@ class StepRunner {
   std::vector<float> staged_gradients_;
   std::vector<const nn::ParameterTensor*> clipped_;  // the tensors clipping sees
   ops::Buffer<double> squares_;                      // [tensor][copy]: Σ g² (clipping)
-  std::vector<double> host_squares_;
+  ops::Buffer<float> clip_scales_;                   // [copy]: the factor clipping scales by
   std::vector<double> my_losses_, all_losses_, minibatch_losses_;  // [microbatch][copy]; [copy]
   bool record_ = false, warmed_up_ = false;
   std::unique_ptr<ops::Backend::Recording> recording_;

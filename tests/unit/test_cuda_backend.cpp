@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "ops/registry.hpp"
@@ -168,6 +171,22 @@ TEST_F(CudaOps, SgdUpdateGivesTheHostBits) {
     expect_same_bits(w, concat("sgd_update weights, momentum ", momentum));
     expect_same_bits(v, concat("sgd_update velocity, momentum ", momentum));
   }
+}
+
+// Clipping factors: 3 tensors × 4 problems, one under the threshold, two over, one NaN.
+TEST_F(CudaOps, ClipScalesGiveTheHostBits) {
+  const std::int64_t pack = 4, tensors = 3;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto squares = twin(std::vector<double>{0.5, 30.25, 1e6, 1.0, 0.25, 12.5, 3e5, nan, 0.125, 7.0, 2e6, 2.0});
+  auto scales = zeros(static_cast<std::size_t>(pack));
+  host_->clip_scales(pack, squares.h(), tensors, 2.5, scales.h());
+  cuda_->clip_scales(pack, squares.d(), tensors, 2.5, scales.d());
+  expect_same_bits(scales, "clip_scales");
+  const std::vector<float> host_scales = read(scales.host);
+  EXPECT_EQ(host_scales[0], 1.0f);  // √0.875 under 2.5
+  EXPECT_LT(host_scales[1], 1.0f);
+  EXPECT_LT(host_scales[2], 0.01f);
+  EXPECT_EQ(host_scales[3], 1.0f);  // NaN clips nothing
 }
 
 // ---- elementwise -----------------------------------------------------------------------------------
@@ -676,6 +695,217 @@ TEST_F(CudaOps, RecurrentPackedOpsMatchTheHostAndDoNotDependOnThePack) {
       expect_same_problem(correct.cuda, correct_alone, q, 1, what + ": correct count");
       expect_same_problem(logits.cuda, logits_alone, q * stride_logits, rows * classes, what + ": gradient");
     }
+  }
+}
+
+// The Wide-ResNet's packed ops over 3 problems at padded strides: each problem agrees with the host's op (to the
+// unpacked ops' tolerances above, or bit for bit where the unpacked op gives the host's bits), and problem 1
+// alone — in a pack of 1 and through the unpacked op — gives exactly its bits in the pack of 3. For the
+// convolutions that is its cuDNN call on a side stream of the pack against the same call on the backend's stream.
+TEST_F(CudaOps, WideResNetPackedOpsMatchTheHostAndDoNotDependOnThePack) {
+  const std::int64_t pack = 3, pad = 7, q = 1;  // q: the problem also run alone
+  const auto n = [](std::int64_t count) { return static_cast<std::size_t>(count); };
+
+  // 3×3 same (every block), 3×3 strided (a group's first block) and 1×1 strided (its shortcut).
+  for (const ops::Conv2dShape& s : {ops::Conv2dShape{4, 12, 12, 16, 32, 3, 1, 1},
+                                    ops::Conv2dShape{4, 12, 12, 16, 32, 3, 2, 1},
+                                    ops::Conv2dShape{4, 12, 12, 16, 32, 1, 2, 0}}) {
+    const std::int64_t x_count = s.batch * s.height * s.width * s.in_channels;
+    const std::int64_t y_count = s.batch * s.out_height() * s.out_width() * s.out_channels;
+    const std::int64_t w_count = s.weight_count();
+    const std::int64_t sx = x_count + pad, sy = y_count + 5, sw = w_count + 3;
+    auto x = normal(n(sx * pack), 80), w = normal(n(sw * pack), 81, 0.2f), dy = normal(n(sy * pack), 82);
+    const std::string name = concat("conv ", s.kernel, "×", s.kernel, "/", s.stride, " pad ", s.padding);
+
+    auto y = zeros(n(sy * pack));
+    ops::Buffer<float> y_alone(*cuda_, n(sy * pack)), y_unpacked(*cuda_, n(sy * pack));
+    host_->conv2d_forward_packed(pack, s, x.h(), sx, w.h(), sw, y.h(), sy);
+    cuda_->conv2d_forward_packed(pack, s, x.d(), sx, w.d(), sw, y.d(), sy);
+    cuda_->conv2d_forward_packed(1, s, x.d() + q * sx, sx, w.d() + q * sw, sw, y_alone.data() + q * sy, sy);
+    cuda_->conv2d_forward(s, x.d() + q * sx, w.d() + q * sw, y_unpacked.data() + q * sy);
+    expect_close(y, 1e-5, name + " forward_packed");
+    expect_same_problem(y.cuda, y_alone, q * sy, y_count, name + " forward_packed");
+    expect_same_problem(y.cuda, y_unpacked, q * sy, y_count, name + " forward (unpacked)");
+
+    auto dx = zeros(n(sx * pack));
+    ops::Buffer<float> dx_alone(*cuda_, n(sx * pack)), dx_unpacked(*cuda_, n(sx * pack));
+    host_->conv2d_backward_data_packed(pack, s, dy.h(), sy, w.h(), sw, dx.h(), sx);
+    cuda_->conv2d_backward_data_packed(pack, s, dy.d(), sy, w.d(), sw, dx.d(), sx);
+    cuda_->conv2d_backward_data_packed(1, s, dy.d() + q * sy, sy, w.d() + q * sw, sw, dx_alone.data() + q * sx, sx);
+    cuda_->conv2d_backward_data(s, dy.d() + q * sy, w.d() + q * sw, dx_unpacked.data() + q * sx);
+    expect_close(dx, 1e-5, name + " backward_data_packed");
+    expect_same_problem(dx.cuda, dx_alone, q * sx, x_count, name + " backward_data_packed");
+    expect_same_problem(dx.cuda, dx_unpacked, q * sx, x_count, name + " backward data (unpacked)");
+
+    auto dw = zeros(n(sw * pack));
+    ops::Buffer<float> dw_alone(*cuda_, n(sw * pack)), dw_unpacked(*cuda_, n(sw * pack));
+    host_->conv2d_backward_filter_packed(pack, s, x.h(), sx, dy.h(), sy, dw.h(), sw);
+    cuda_->conv2d_backward_filter_packed(pack, s, x.d(), sx, dy.d(), sy, dw.d(), sw);
+    cuda_->conv2d_backward_filter_packed(1, s, x.d() + q * sx, sx, dy.d() + q * sy, sy, dw_alone.data() + q * sw, sw);
+    cuda_->conv2d_backward_filter(s, x.d() + q * sx, dy.d() + q * sy, dw_unpacked.data() + q * sw);
+    expect_close(dw, 1e-5, name + " backward_filter_packed");
+    expect_same_problem(dw.cuda, dw_alone, q * sw, w_count, name + " backward_filter_packed");
+    expect_same_problem(dw.cuda, dw_unpacked, q * sw, w_count, name + " backward filter (unpacked)");
+  }
+
+  for (const std::int64_t rows : {1, 7, 3000}) {
+    const std::int64_t channels = 19, count = rows * channels, sx = count + pad, sp = channels + 4;
+    const std::string name = concat("batch norm packed over ", rows, " rows");
+    auto x = normal(n(sx * pack), 83, 3.0f), gamma = normal(n(sp * pack), 84), beta = normal(n(sp * pack), 85);
+    auto y = zeros(n(sx * pack)), mean = zeros(n(sp * pack)), inv_std = zeros(n(channels * pack));
+    auto variance = zeros(n(sp * pack));
+    struct Statistics {
+      ops::Buffer<float> y, mean, inv_std, variance;
+    };
+    const auto statistics = [&] {
+      return Statistics{ops::Buffer<float>(*cuda_, n(sx * pack)), ops::Buffer<float>(*cuda_, n(sp * pack)),
+                        ops::Buffer<float>(*cuda_, n(channels * pack)), ops::Buffer<float>(*cuda_, n(sp * pack))};
+    };
+    Statistics alone = statistics(), unpacked = statistics();
+    host_->batch_norm_forward_training_packed(pack, x.h(), sx, rows, channels, gamma.h(), beta.h(), sp, 1e-5f, y.h(),
+                                              mean.h(), inv_std.h(), variance.h());
+    cuda_->batch_norm_forward_training_packed(pack, x.d(), sx, rows, channels, gamma.d(), beta.d(), sp, 1e-5f, y.d(),
+                                              mean.d(), inv_std.d(), variance.d());
+    cuda_->batch_norm_forward_training_packed(1, x.d() + q * sx, sx, rows, channels, gamma.d() + q * sp,
+                                              beta.d() + q * sp, sp, 1e-5f, alone.y.data() + q * sx,
+                                              alone.mean.data() + q * sp, alone.inv_std.data() + q * channels,
+                                              alone.variance.data() + q * sp);
+    cuda_->batch_norm_forward_training(x.d() + q * sx, rows, channels, gamma.d() + q * sp, beta.d() + q * sp, 1e-5f,
+                                       unpacked.y.data() + q * sx, unpacked.mean.data() + q * sp,
+                                       unpacked.inv_std.data() + q * channels, unpacked.variance.data() + q * sp);
+    expect_close(mean, 1e-6, name + ": mean");
+    expect_close(inv_std, 1e-6, name + ": inv_std");
+    expect_close(variance, 1e-6, name + ": unbiased variance");
+    expect_close(y, 1e-5, name + ": output");
+    for (const Statistics* other : {&alone, &unpacked}) {
+      const std::string what = name + (other == &alone ? " (a pack of 1)" : " (the unpacked op)");
+      expect_same_problem(y.cuda, other->y, q * sx, count, what + ": output");
+      expect_same_problem(mean.cuda, other->mean, q * sp, channels, what + ": mean");
+      expect_same_problem(inv_std.cuda, other->inv_std, q * channels, channels, what + ": inv_std");
+      expect_same_problem(variance.cuda, other->variance, q * sp, channels, what + ": unbiased variance");
+    }
+
+    // Backward from the host's saved statistics on both, so only the op itself is compared; dx separate, then
+    // written over dy as BatchNorm::backward calls it.
+    cuda_->copy_to_device(mean.d(), read(mean.host).data(), n(sp * pack) * sizeof(float));
+    cuda_->copy_to_device(inv_std.d(), read(inv_std.host).data(), n(channels * pack) * sizeof(float));
+    for (const bool in_place : {false, true}) {
+      const std::string what = name + (in_place ? ", backward in place" : ", backward");
+      auto dy = normal(n(sx * pack), 86), dx_apart = zeros(n(sx * pack));
+      auto dgamma = zeros(n(sp * pack)), dbeta = zeros(n(sp * pack));
+      Twin<float>& dx = in_place ? dy : dx_apart;
+      ops::Buffer<float> dy_alone = clone(dy.cuda), dy_unpacked = clone(dy.cuda);
+      ops::Buffer<float> dx_alone(*cuda_, n(sx * pack)), dx_unpacked(*cuda_, n(sx * pack));
+      ops::Buffer<float> dgamma_alone(*cuda_, n(sp * pack)), dbeta_alone(*cuda_, n(sp * pack));
+      ops::Buffer<float> dgamma_unpacked(*cuda_, n(sp * pack)), dbeta_unpacked(*cuda_, n(sp * pack));
+      ops::Buffer<float>& dx_alone_out = in_place ? dy_alone : dx_alone;
+      ops::Buffer<float>& dx_unpacked_out = in_place ? dy_unpacked : dx_unpacked;
+      host_->batch_norm_backward_packed(pack, x.h(), dy.h(), sx, rows, channels, gamma.h(), mean.h(), sp, inv_std.h(),
+                                        dx.h(), dgamma.h(), dbeta.h());
+      cuda_->batch_norm_backward_packed(pack, x.d(), dy.d(), sx, rows, channels, gamma.d(), mean.d(), sp, inv_std.d(),
+                                        dx.d(), dgamma.d(), dbeta.d());
+      cuda_->batch_norm_backward_packed(1, x.d() + q * sx, dy_alone.data() + q * sx, sx, rows, channels,
+                                        gamma.d() + q * sp, mean.d() + q * sp, sp, inv_std.d() + q * channels,
+                                        dx_alone_out.data() + q * sx, dgamma_alone.data() + q * sp,
+                                        dbeta_alone.data() + q * sp);
+      cuda_->batch_norm_backward(x.d() + q * sx, dy_unpacked.data() + q * sx, rows, channels, gamma.d() + q * sp,
+                                 mean.d() + q * sp, inv_std.d() + q * channels, dx_unpacked_out.data() + q * sx,
+                                 dgamma_unpacked.data() + q * sp, dbeta_unpacked.data() + q * sp);
+      expect_close(dbeta, 1e-6, what + ": beta gradient");
+      expect_close(dgamma, 1e-6, what + ": gamma gradient");
+      expect_close(dx, 1e-5, what + ": input gradient");
+      expect_same_problem(dbeta.cuda, dbeta_alone, q * sp, channels, what + " (a pack of 1): beta gradient");
+      expect_same_problem(dgamma.cuda, dgamma_alone, q * sp, channels, what + " (a pack of 1): gamma gradient");
+      expect_same_problem(dx.cuda, dx_alone_out, q * sx, count, what + " (a pack of 1): input gradient");
+      expect_same_problem(dbeta.cuda, dbeta_unpacked, q * sp, channels, what + " (the unpacked op): beta gradient");
+      expect_same_problem(dgamma.cuda, dgamma_unpacked, q * sp, channels, what + " (the unpacked op): gamma gradient");
+      expect_same_problem(dx.cuda, dx_unpacked_out, q * sx, count, what + " (the unpacked op): input gradient");
+    }
+  }
+
+  {
+    const std::int64_t count = 1001, stride = count + pad, stride_scalar = 2;
+    auto scale = normal(n(stride_scalar * pack), 87);
+    // y = a + s_p·b into a buffer of its own; y = s_p·b over b (a null, as the WRN's SkipInit backward and the
+    // clipping call it); y = a + b over a (no scale: the same for every problem, stride 0 — the host's default
+    // loop offsets the scale pointer).
+    for (const int variant : {0, 1, 2}) {
+      auto a = normal(n(stride * pack), 88), b = normal(n(stride * pack), 89), apart = zeros(n(stride * pack));
+      Twin<float>& y = variant == 1 ? b : variant == 2 ? a : apart;
+      const bool with_a = variant != 1, with_scale = variant != 2;
+      const std::int64_t ss = with_scale ? stride_scalar : 0;
+      const std::string what = concat("add_scaled_packed", with_a ? "" : " without a", with_scale ? "" : " without a scale",
+                                      variant == 0 ? "" : " in place");
+      ops::Buffer<float> alone = clone(y.cuda), unpacked = clone(y.cuda);
+      const auto operand = [&](Twin<float>& t, ops::Buffer<float>& own) { return &t == &y ? own.data() : t.d(); };
+      host_->add_scaled_packed(pack, with_a ? a.h() : nullptr, b.h(), stride, with_scale ? scale.h() : nullptr, ss,
+                               y.h(), count);
+      cuda_->add_scaled_packed(pack, with_a ? a.d() : nullptr, b.d(), stride, with_scale ? scale.d() : nullptr, ss,
+                               y.d(), count);
+      cuda_->add_scaled_packed(1, with_a ? operand(a, alone) + q * stride : nullptr, operand(b, alone) + q * stride,
+                               stride, with_scale ? scale.d() + q * ss : nullptr, ss, alone.data() + q * stride, count);
+      cuda_->add_scaled(with_a ? operand(a, unpacked) + q * stride : nullptr, operand(b, unpacked) + q * stride,
+                        with_scale ? scale.d() + q * ss : nullptr, unpacked.data() + q * stride, count);
+      expect_same_bits(y, what);
+      expect_same_problem(y.cuda, alone, q * stride, count, what + " (a pack of 1)");
+      expect_same_problem(y.cuda, unpacked, q * stride, count, what + " (the unpacked op)");
+    }
+  }
+
+  for (const std::int64_t length : {1, 1000, 1000003}) {
+    const std::int64_t s = length + pad, stride_scalar = 3;
+    auto x = normal(n(s * pack), 90), y = normal(n(s * pack), 91), out = zeros(n(stride_scalar * pack));
+    ops::Buffer<float> alone(*cuda_, n(stride_scalar * pack)), unpacked(*cuda_, n(stride_scalar * pack));
+    host_->dot_packed(pack, x.h(), y.h(), s, length, out.h(), stride_scalar);
+    cuda_->dot_packed(pack, x.d(), y.d(), s, length, out.d(), stride_scalar);
+    cuda_->dot_packed(1, x.d() + q * s, y.d() + q * s, s, length, alone.data() + q * stride_scalar, stride_scalar);
+    cuda_->dot(x.d() + q * s, y.d() + q * s, length, unpacked.data() + q * stride_scalar);
+    const std::string what = concat("dot_packed of ", length);
+    expect_close(out, 1e-6, what);
+    expect_same_problem(out.cuda, alone, q * stride_scalar, 1, what + " (a pack of 1)");
+    expect_same_problem(out.cuda, unpacked, q * stride_scalar, 1, what + " (the unpacked op)");
+  }
+}
+
+// The packed convolutions inside a recorded step — a CUDA graph into which the side streams fork from the
+// backend's stream and join back — give the bits they give op by op, and so do the ops around them that make
+// their input (before the fork) and read their output (after the join). Five problems: more than side streams.
+TEST_F(CudaOps, RecordedPackedConvolutionsGiveTheirBitsOpByOp) {
+  const std::int64_t pack = 5, pad = 7;
+  const auto n = [](std::int64_t count) { return static_cast<std::size_t>(count); };
+  const ops::Conv2dShape s{4, 12, 12, 16, 32, 3, 1, 1};
+  const std::int64_t x_count = s.batch * s.height * s.width * s.in_channels;
+  const std::int64_t y_count = s.batch * s.out_height() * s.out_width() * s.out_channels;
+  const std::int64_t sx = x_count + pad, sy = y_count + pad, sw = s.weight_count() + pad;
+  auto x = normal(n(sx * pack), 92), w = normal(n(sw * pack), 93, 0.2f), dy = normal(n(sy * pack), 94);
+  struct Outputs {
+    ops::Buffer<float> input, y, dx, dw;
+  };
+  const auto outputs = [&] {
+    return Outputs{ops::Buffer<float>(*cuda_, n(sx * pack)), ops::Buffer<float>(*cuda_, n(sy * pack)),
+                   ops::Buffer<float>(*cuda_, n(sx * pack)), ops::Buffer<float>(*cuda_, n(sw * pack))};
+  };
+  const auto step = [&](Outputs& o) {
+    cuda_->relu_forward(x.d(), o.input.data(), sx * pack);
+    cuda_->conv2d_forward_packed(pack, s, o.input.data(), sx, w.d(), sw, o.y.data(), sy);
+    cuda_->relu_forward(o.y.data(), o.y.data(), sy * pack);
+    cuda_->conv2d_backward_data_packed(pack, s, dy.d(), sy, w.d(), sw, o.dx.data(), sx);
+    cuda_->conv2d_backward_filter_packed(pack, s, o.input.data(), sx, o.y.data(), sy, o.dw.data(), sw);
+  };
+  Outputs eager = outputs(), recorded = outputs();
+  step(eager);  // also sizes the side streams' workspaces, as a step's first, unrecorded run does
+  const auto recording = cuda_->record([&] { step(recorded); });
+  for (ops::Buffer<float>* b : {&recorded.input, &recorded.y, &recorded.dx, &recorded.dw}) {
+    cuda_->fill(b->data(), static_cast<std::int64_t>(b->size()), std::nanf(""));
+  }
+  recording->replay();
+  const std::pair<const char*, ops::Buffer<float> Outputs::*> fields[] = {
+      {"relu before the fork", &Outputs::input}, {"forward, relu after the join", &Outputs::y},
+      {"backward data", &Outputs::dx}, {"backward filter", &Outputs::dw}};
+  for (const auto& [what, field] : fields) {
+    const std::vector<float> a = read(eager.*field), b = read(recorded.*field);
+    EXPECT_TRUE(a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0)
+        << what << ": the replayed recording differs from the ops run one by one";
   }
 }
 

@@ -273,8 +273,8 @@ TEST_F(TrainerTest, CudaPackedTrialsGiveTheBitsOfEachTrialAlone) {
   std::swap(backend_, cuda);
 }
 
-// The 12 trials of `spec` trained alone and in packs of 3 and 5 (shuffled order, refills) give the
-// same bits; returns the outcomes alone.
+// The 12 trials of `spec` trained alone, step by step, and in packs of 3 and 5 (shuffled order,
+// refills), recorded steps replayed, give the same bits; returns the outcomes alone.
 std::vector<spec::TrialOutcome> expect_pack_bits_alone(ops::Backend& backend, const spec::Spec& spec,
                                                       int expect_diverged) {
   const auto task = train::load_task_data(spec, backend);
@@ -284,6 +284,7 @@ std::vector<spec::TrialOutcome> expect_pack_bits_alone(ops::Backend& backend, co
   int diverged = 0;
   for (const spec::Trial& trial : trials) {
     train::TrialContext context{backend, *task, spec, comm::identity_reducer()};
+    context.record_steps = false;  // alone step by step, packed recorded: the recording changes no bit
     alone.push_back(train::train_trial(trial, context));
     diverged += alone.back().status == spec::TrialStatus::diverged;
     EXPECT_NE(alone.back().status, spec::TrialStatus::failed) << alone.back().message;
@@ -296,6 +297,7 @@ std::vector<spec::TrialOutcome> expect_pack_bits_alone(ops::Backend& backend, co
     std::size_t next = 0;
     std::vector<std::optional<spec::TrialOutcome>> packed(trials.size());
     train::PackContext context{backend, *task, spec, copies};
+    context.record_steps = true;
     context.next = [&]() -> const spec::Trial* { return next < order.size() ? &trials[order[next++]] : nullptr; };
     context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) { packed.at(trial.index) = std::move(outcome); };
     train::train_pack(context);

@@ -36,13 +36,20 @@ class PackedDropout {
     seeds_.at(static_cast<std::size_t>(copy)) = seed;
     device_seeds_.upload(&seeds_[copy], 1, static_cast<std::size_t>(copy));
   }
-  // Each copy's step from the batch (Batch::steps, or Batch::step for all), before forward.
-  void set_steps(const Batch& batch) {
+  // Each copy's step (steps[c]; `step` for every copy where steps is null) into backend memory,
+  // uploaded only where it changed: called before a step (Model::begin_step) and again by the
+  // model's forward, which is then a no-op, so a recorded step (Backend::record) copies nothing
+  // from the host and its replays read each step's streams from backend memory.
+  void set_steps(const std::int64_t* steps, std::int64_t step) {
+    bool changed = false;
     for (std::size_t c = 0; c < streams_.size(); ++c) {
-      streams_[c] = static_cast<std::uint32_t>(batch.steps ? batch.steps[c] : batch.step);
+      const auto stream = static_cast<std::uint32_t>(steps ? steps[c] : step);
+      changed |= streams_[c] != stream;
+      streams_[c] = stream;
     }
-    device_streams_.upload(streams_.data(), streams_.size());
+    if (changed) device_streams_.upload(streams_.data(), streams_.size());
   }
+  void set_steps(const Batch& batch) { set_steps(batch.steps, batch.step); }
   // dropout_forward over every copy: x, y and mask of copy c at c · stride, `count` values each
   // from position first_position.
   void forward(float probability, const float* x, float* y, float* mask, std::int64_t stride, std::int64_t count,

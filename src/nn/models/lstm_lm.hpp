@@ -46,6 +46,10 @@ class LstmLanguageModel final : public Model {
   void forward_backward(const Batch& batch, float loss_scale, double* loss_sum) override;
   void evaluate(const Batch& batch, const EvaluationSums& sums) override;
   void reset_training_state(std::int64_t copy) override;
+  bool replayable() const override { return true; }
+  void begin_step(const std::vector<std::int64_t>& steps) override {
+    if (config_.dropout > 0.0f) dropout_.set_steps(steps.data(), 0);
+  }
   void reset_evaluation_state() override;
 
   const LstmLanguageModelConfig& config() const { return config_; }

@@ -53,7 +53,10 @@ class WideResNet final : public Model {
   void evaluate(const Batch& batch, const EvaluationSums& sums) override;
 
   const WideResNetConfig& config() const { return config_; }
-  bool replayable() const override { return config_.dropout == 0.0f; }
+  bool replayable() const override { return true; }
+  void begin_step(const std::vector<std::int64_t>& steps) override {
+    if (config_.dropout > 0.0f) dropout_.set_steps(steps.data(), 0);
+  }
   // The logits of the last evaluate(); after forward_backward the buffer holds ∂L/∂logits (the
   // loss writes its gradient over them). For tests.
   const float* logits() const { return logits_.data(); }

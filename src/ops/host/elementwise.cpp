@@ -51,4 +51,13 @@ void HostBackend::dropout_forward(const float* x, float* y, float* mask, std::in
   });
 }
 
+void HostBackend::dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
+                                         std::int64_t count, float probability, const std::uint64_t* seeds,
+                                         const std::uint32_t* streams, std::uint64_t first_position) {
+  for (std::int64_t p = 0; p < pack; ++p) {
+    dropout_forward(x + p * stride, y + p * stride, mask + p * stride, count, probability, seeds[p], streams[p],
+                    first_position);
+  }
+}
+
 }  // namespace sgdsweep::ops::host

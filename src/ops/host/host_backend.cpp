@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "ops/host_backend.hpp"
+#include "ops/portable_math.hpp"
 #include "util/error.hpp"
 
 namespace sgdsweep::ops {
@@ -27,6 +28,7 @@ HostBackend::~HostBackend() {
 }
 
 void* HostBackend::allocate_bytes(std::size_t bytes) {
+  refuse_inside_recording("allocating memory");
   void* pointer = nullptr;
   try {
     pointer = Kokkos::kokkos_malloc<Kokkos::HostSpace>("sgdsweep::buffer", bytes);
@@ -41,9 +43,11 @@ void* HostBackend::allocate_bytes(std::size_t bytes) {
 void HostBackend::free_bytes(void* pointer) noexcept { Kokkos::kokkos_free<Kokkos::HostSpace>(pointer); }
 
 void HostBackend::copy_to_device(void* destination, const void* source, std::size_t bytes) {
+  refuse_inside_recording("a copy from the host");
   std::memcpy(destination, source, bytes);
 }
 void HostBackend::copy_to_host(void* destination, const void* source, std::size_t bytes) {
+  refuse_inside_recording("a copy to the host");
   std::memcpy(destination, source, bytes);
 }
 void HostBackend::copy(void* destination, const void* source, std::size_t bytes) {
@@ -91,6 +95,11 @@ double HostBackend::sum_of_squares(const float* x, std::int64_t count) {
   return total;
 }
 
+void HostBackend::sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
+                                        double* out) {
+  for (std::int64_t p = 0; p < pack; ++p) out[p] = sum_of_squares(x + p * stride, count);
+}
+
 void HostBackend::add_row_vector(float* y, const float* bias, std::int64_t rows, std::int64_t columns) {
   Kokkos::parallel_for("sgdsweep::add_row_vector", Range(0, rows), [=](std::int64_t i) {
     float* row = y + i * columns;
@@ -116,6 +125,11 @@ void HostBackend::sum_rows(const float* x, std::int64_t rows, std::int64_t colum
       out[begin + j] = (beta == 0.0f ? 0.0f : beta * out[begin + j]) + sums[j];
     }
   });
+}
+
+void HostBackend::clip_scales(std::int64_t pack, const double* squares, std::int64_t tensors, double threshold,
+                              float* scales) {
+  for (std::int64_t p = 0; p < pack; ++p) scales[p] = clip_scale(squares, pack, tensors, threshold, p);
 }
 
 void HostBackend::sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,

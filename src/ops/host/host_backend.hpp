@@ -40,11 +40,15 @@ class HostBackend final : public Backend {
   void axpby(float alpha, const float* x, float beta, float* y, std::int64_t count) override;
   void dot(const float* x, const float* y, std::int64_t count, float* out) override;
   double sum_of_squares(const float* x, std::int64_t count) override;
+  void sum_of_squares_packed(std::int64_t pack, const float* x, std::int64_t stride, std::int64_t count,
+                             double* out) override;
   void add_row_vector(float* y, const float* bias, std::int64_t rows, std::int64_t columns) override;
   void sum_rows(const float* x, std::int64_t rows, std::int64_t columns, float beta,
                 float* out) override;
   void sgd_update(float* weights, float* gradient, float* velocity, std::int64_t count,
                   const float* learning_rate, float momentum, float l2) override;
+  void clip_scales(std::int64_t pack, const double* squares, std::int64_t tensors, double threshold,
+                   float* scales) override;
 
   // elementwise.cpp
   void sigmoid_forward(const float* x, float* y, std::int64_t count) override;
@@ -56,6 +60,10 @@ class HostBackend final : public Backend {
                   std::int64_t count) override;
   void dropout_forward(const float* x, float* y, float* mask, std::int64_t count, float probability,
                        std::uint64_t seed, std::uint32_t stream, std::uint64_t first_position) override;
+  // Reads each problem's seed and stream where they are (host memory): the unpacked op's masks.
+  void dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
+                              std::int64_t count, float probability, const std::uint64_t* seeds,
+                              const std::uint32_t* streams, std::uint64_t first_position) override;
 
   // data.cpp
   void gather_rows_u8(const std::uint8_t* table, std::int64_t columns, const std::int32_t* rows,
