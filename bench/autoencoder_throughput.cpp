@@ -109,6 +109,14 @@ void pack_step(benchmark::State& state, ops::Backend& backend, const std::string
   spec.seeds = static_cast<std::int32_t>(copies);
   const std::unique_ptr<train::TaskData> task = train::load_task_data(spec, backend);
   const std::vector<spec::Trial> trials = spec::expand_grid(spec, task->shape());
+  // A pack the device cannot hold is skipped, named, rather than ending the run out of memory.
+  spec.pack = copies;
+  if (const std::int64_t fit =
+          train::pack_copies(spec, trials.at(0), backend.free_memory_bytes(), task->classes_or_vocabulary());
+      fit < copies) {
+    state.SkipWithError(concat("P = ", copies, " does not fit in the free memory (", fit, " copies do)").c_str());
+    return;
+  }
   const std::unique_ptr<nn::Model> model = train::make_model(spec, trials.at(0), *task, backend, copies);
   const std::unique_ptr<train::PackBatches> batches = task->pack_batches(copies, trials[0].microbatch);
   for (std::int64_t c = 0; c < copies; ++c) {

@@ -48,20 +48,27 @@ int run(const std::string& spec_path, const std::string& device, std::int64_t pa
   std::cerr << trials.size() << " trials in packs of up to " << spec.pack << " on " << spec.device
             << "; predicted " << plan.makespan_seconds << " s\n";
 
-  std::size_t next = 0;
+  std::size_t next = 0, ended = 0;
   std::int64_t counts[4] = {0, 0, 0, 0}, trial_steps = 0;  // by TrialStatus
+  const auto start = std::chrono::steady_clock::now();
+  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   train::PackContext context{*backend, *task, spec};
   context.done = [&](const spec::Trial& trial, spec::TrialOutcome outcome) {
     ++counts[static_cast<int>(outcome.status)];
     trial_steps += outcome.steps_completed;
     if (outcome.status == spec::TrialStatus::failed) std::cerr << "trial " << trial.index << ": " << outcome.message << "\n";
+    // Progress at every tenth of the trials, so that a run stopped early still says how far it got.
+    ++ended;
+    if (ended * 10 / trials.size() > (ended - 1) * 10 / trials.size()) {
+      std::cerr << ended << " of " << trials.size() << " trials ended, " << trial_steps << " trial-steps, after "
+                << seconds() << " s\n";
+    }
   };
-  const auto start = std::chrono::steady_clock::now();
   train::train_in_packs(
       context, [&]() -> const spec::Trial* { return next < order.size() ? &trials[order[next++]] : nullptr; },
       [&](const spec::Trial& first) { return train::pack_copies(spec, first, backend->free_memory_bytes(), task->classes_or_vocabulary()); });
   backend->synchronize();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall = seconds();
 
   std::ofstream out(out_path);
   out << "{\"device\": \"" << spec.device << "\", \"version\": \"" << kGitDescribe << "\", \"spec\": \"" << spec_path

@@ -2,8 +2,8 @@
 # Packs what bench/gpu/session.sh needs on the GPU machine (which has no Debian packages) into
 # gpu-carry/bundle.tar.xz, ignored by git (.git/info/exclude) and carried by the device tool:
 # the unit-test, throughput, trial-curve and pack-study binaries of a CUDA build, every shared library they load except
-# cuBLAS and cuDNN (too large to carry; session.sh takes them from the GPU machine's PyTorch
-# wheels, whose sonames match: libcublas.so.13, libcudnn.so.9), the C/C++ runtimes and dynamic
+# cuBLAS and cuDNN (too large to carry; session.sh takes them from the GPU machine's CUDA toolkit
+# and its PyTorch wheels, whose sonames match: libcublas.so.13, libcudnn.so.9), the C/C++ runtimes and dynamic
 # loader of this machine (session.sh falls back to them when the GPU machine's glibc or
 # libstdc++ is older than ours), and small real
 # data subsets: the first 10,000 Fashion-MNIST training and 2,000 test images, the first 512
