@@ -16,7 +16,7 @@ namespace {
 
 // ---- reconstruction ----------------------------------------------------------------------------
 
-class ReconstructionTask final : public TaskData {
+class ReconstructionTask final : public PackingTask<ReconstructionTask> {
  public:
   ReconstructionTask(const spec::Spec& spec, ops::Backend& backend)
       : spec_(spec), backend_(backend),
@@ -96,16 +96,6 @@ class ReconstructionTask final : public TaskData {
     std::vector<Slot> slots_;
   };
 
-  std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
-    return std::make_unique<PackOfOne<Packed>>(*this, trial);
-  }
-  std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
-    return std::make_unique<Packed>(*this, copies, microbatch);
-  }
-
-  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
-    return evaluate_copy(model, -1, test, limit, team);
-  }
   Evaluation evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,
                            comm::GradientReducer& team) override {
     const std::uint8_t* pixels = test ? test_pixels_.data() : train_pixels_.data();
@@ -150,7 +140,7 @@ data::LabeledImages evenly_spaced(data::LabeledImages images, std::int64_t count
   return subset;
 }
 
-class ClassificationTask final : public TaskData {
+class ClassificationTask final : public PackingTask<ClassificationTask> {
  public:
   static constexpr std::int32_t kPadding = 4;  // the paper's pad-4 random crop
 
@@ -266,16 +256,6 @@ class ClassificationTask final : public TaskData {
     std::vector<Slot> slots_;
   };
 
-  std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
-    return std::make_unique<PackOfOne<Packed>>(*this, trial);
-  }
-  std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
-    return std::make_unique<Packed>(*this, copies, microbatch);
-  }
-
-  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
-    return evaluate_copy(model, -1, test, limit, team);
-  }
   Evaluation evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,
                            comm::GradientReducer& team) override {
     const data::LabeledImages& images = test ? test_ : train_;

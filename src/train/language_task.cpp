@@ -20,7 +20,7 @@ void to_time_major(const std::vector<std::int32_t>& rows, std::int64_t streams, 
   }
 }
 
-class LanguageTask final : public TaskData {
+class LanguageTask final : public PackingTask<LanguageTask> {
  public:
   LanguageTask(const spec::Spec& spec, ops::Backend& backend) : spec_(spec), backend_(backend) {
     train_source_ = (std::filesystem::path(spec.data_path) / spec.train_file).string();
@@ -118,18 +118,8 @@ class LanguageTask final : public TaskData {
     std::vector<Slot> slots_;
   };
 
-  std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
-    return std::make_unique<PackOfOne<Packed>>(*this, trial);
-  }
-  std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
-    return std::make_unique<Packed>(*this, copies, microbatch);
-  }
-
   // One sequential pass (the state carries from window to window): a single "chunk", evaluated
   // by the team's member 0 and shared with the others.
-  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
-    return evaluate_copy(model, -1, test, limit, team);
-  }
   Evaluation evaluate_copy(nn::Model& model, std::int64_t copy, bool test, std::int64_t limit,
                            comm::GradientReducer& team) override {
     double totals[2];

@@ -115,6 +115,23 @@ class TaskData {
                                    comm::GradientReducer& team);
 };
 
+// What every task whose model packs shares (Task: the task, with its PackBatches as the public
+// nested class Task::Packed, built from (task, copies, microbatch)): a trial alone is its pack of
+// one, and evaluate() is evaluate_copy() of the model's only copy.
+template <class Task>
+class PackingTask : public TaskData {
+ public:
+  std::unique_ptr<TrialBatches> batches(const spec::Trial& trial) override {
+    return std::make_unique<PackOfOne<typename Task::Packed>>(static_cast<Task&>(*this), trial);
+  }
+  std::unique_ptr<PackBatches> pack_batches(std::int64_t copies, std::int64_t microbatch) override {
+    return std::make_unique<typename Task::Packed>(static_cast<Task&>(*this), copies, microbatch);
+  }
+  Evaluation evaluate(nn::Model& model, bool test, std::int64_t limit, comm::GradientReducer& team) override {
+    return evaluate_copy(model, -1, test, limit, team);
+  }
+};
+
 // Reads the files the spec names (throws Error naming the file and the problem) and stages them:
 // the task that fits the spec's dataset.
 std::unique_ptr<TaskData> load_task_data(const spec::Spec& spec, ops::Backend& backend);
