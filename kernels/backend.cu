@@ -1,4 +1,4 @@
-// CUDA backend: construction, memory, error checks, GEMM (cuBLAS), the BLAS-like and row ops, the
+// CUDA backend: construction, memory, error checks, GEMM (cuBLASLt), the BLAS-like and row ops, the
 // fixed-tree reductions, and the optimizer update.
 #include <cstring>
 #include <limits>
@@ -30,7 +30,7 @@ void check_cuda(cudaError_t status, const char* what, const char* file, int line
 }
 void check_cublas(cublasStatus_t status, const char* what, const char* file, int line) {
   if (status != CUBLAS_STATUS_SUCCESS) {
-    fail("cuBLAS error in ", what, " (", file, ":", line, "): ", cublasGetStatusString(status));
+    fail("cuBLAS error in ", what, " (", file, ":", line, "): ", cublasLtGetStatusString(status));
   }
 }
 void check_cudnn(cudnnStatus_t status, const char* what, const char* file, int line) {
@@ -41,7 +41,7 @@ void check_cudnn(cudnnStatus_t status, const char* what, const char* file, int l
 
 namespace {
 
-constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;  // fixed: cuBLAS picks the same kernels
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;  // fixed: the same algorithms every run
 constexpr std::size_t kStagedCopyLimit = std::size_t{8} << 20;       // larger uploads go direct (datasets)
 
 // Per-block partial sums of x·y (x·x when y is null) in double: kReductionBlocks blocks per
@@ -87,13 +87,10 @@ CudaBackend::CudaBackend(const CudaOptions& options) : options_(options) {
   SGDSWEEP_CUDA(cudaDeviceGetAttribute(&max_pitch, cudaDevAttrMaxPitch, options.device));
   max_pitch_ = static_cast<std::size_t>(max_pitch);
 
-  SGDSWEEP_CUBLAS(cublasCreate(&cublas_));
-  SGDSWEEP_CUBLAS(cublasSetStream(cublas_, stream_));
-  SGDSWEEP_CUBLAS(cublasSetMathMode(cublas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  // A workspace of our own, fixed in size: cuBLAS then chooses its kernels the same way every run,
-  // and the GEMMs can be captured in a CUDA graph.
+  SGDSWEEP_CUBLAS(cublasLtCreate(&cublas_));
+  // A workspace of our own, fixed in size: the algorithms are chosen the same way every run, and
+  // the GEMMs can be captured in a CUDA graph.
   cublas_workspace_ = allocate_bytes(kCublasWorkspaceBytes);
-  SGDSWEEP_CUBLAS(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
 
   SGDSWEEP_CUDNN(cudnnCreate(&cudnn_));
   SGDSWEEP_CUDNN(cudnnSetStream(cudnn_, stream_));
@@ -111,7 +108,8 @@ CudaBackend::~CudaBackend() {
   for (Scratch& scratch : partials_) free_bytes(scratch.data);
   free_bytes(convolution_workspace_.data);
   if (cudnn_) cudnnDestroy(cudnn_);
-  if (cublas_) cublasDestroy(cublas_);
+  for (auto& [key, plan] : gemm_plans_) destroy(plan);
+  if (cublas_) cublasLtDestroy(cublas_);
   free_bytes(cublas_workspace_);
   if (staging_) cudaFreeHost(staging_);
   if (staging_free_) cudaEventDestroy(staging_free_);
@@ -137,7 +135,15 @@ void* CudaBackend::allocate_bytes(std::size_t bytes) {
 }
 
 void CudaBackend::free_bytes(void* pointer) noexcept {
-  if (pointer) cudaFreeAsync(pointer, stream_);
+  if (!pointer) return;
+  // Inside a capture the free would be a node of the graph, done again at every replay: nothing
+  // is freed, and the recording fails once its capture has ended (graph.cu).
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream_, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
+    freed_while_capturing_ = true;
+    return;
+  }
+  cudaFreeAsync(pointer, stream_);
 }
 
 void CudaBackend::copy_to_device(void* destination, const void* source, std::size_t bytes) {
@@ -152,6 +158,7 @@ void CudaBackend::copy_to_device(void* destination, const void* source, std::siz
   if (bytes > staging_bytes_) {
     if (staging_) SGDSWEEP_CUDA(cudaFreeHost(staging_));
     staging_ = nullptr;
+    staging_bytes_ = 0;
     SGDSWEEP_CUDA(cudaMallocHost(&staging_, bytes));
     staging_bytes_ = bytes;
   }
@@ -180,6 +187,7 @@ void* CudaBackend::grow(Scratch& scratch, std::size_t bytes) {
     ++memory_epoch_;
     free_bytes(scratch.data);  // stream-ordered: kernels already queued keep their memory
     scratch.data = nullptr;
+    scratch.bytes = 0;  // so that a failed allocation leaves no size behind
     scratch.data = allocate_bytes(bytes);
     scratch.bytes = bytes;
   }
@@ -232,23 +240,130 @@ void CudaBackend::gemm(Transpose transpose_a, Transpose transpose_b, std::int64_
   gemm_packed(1, transpose_a, transpose_b, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0);
 }
 
+// Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap places, and
+// cuBLASLt's A is our b. Each shape's algorithm is chosen once, for a batch of one, with no split-K
+// (reduction scheme none: "the dot-product performed in one sequence") and for the alignment its
+// pointers, leading dimensions and (in a pack) strides all have, and then serves every pack of
+// that shape: a problem's output depends on the algorithm and its own operands only, so a trial
+// gets the same bits alone as in any pack (cuBLAS's own heuristics may pick another kernel,
+// split-K among them, for another batch count). A pack its algorithm cannot run as one
+// strided-batched call runs as one call per problem, the same algorithm.
 void CudaBackend::gemm_packed(std::int64_t pack, Transpose transpose_a, Transpose transpose_b, std::int64_t m,
                               std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
                               std::int64_t stride_a, const float* b, std::int64_t ldb, std::int64_t stride_b,
                               float beta, float* c, std::int64_t ldc, std::int64_t stride_c) {
   if (m == 0 || n == 0 || pack == 0) return;
-  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
-  if (m > kIntMax || n > kIntMax || k > kIntMax || lda > kIntMax || ldb > kIntMax || ldc > kIntMax ||
-      pack > kIntMax) {
-    fail("cuda backend: GEMM of ", pack, " × ", m, "×", n, "×", k, " exceeds cuBLAS's 32-bit dimensions");
+  if (pack > std::numeric_limits<std::int32_t>::max()) fail("cuda backend: a GEMM pack of ", pack, " problems");
+  if (k == 0) {  // C = β·C, as BLAS does (0 where β = 0)
+    for_each(pack * m * n, [=] __device__(std::int64_t t) {
+      const std::int64_t p = t / (m * n), i = t % (m * n);
+      float& o = c[p * stride_c + (i / n) * ldc + i % n];
+      o = beta == 0.0f ? 0.0f : beta * o;
+    });
+    return;
   }
-  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap places. Always
-  // the strided-batched call, a single GEMM being the batch of one.
-  SGDSWEEP_CUBLAS(cublasSgemmStridedBatched(
-      cublas_, transpose_b == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N,
-      transpose_a == Transpose::yes ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
-      static_cast<int>(k), &alpha, b, static_cast<int>(ldb), stride_b, a, static_cast<int>(lda), stride_a, &beta, c,
-      static_cast<int>(ldc), stride_c, static_cast<int>(pack)));
+  // The largest of 16, 8 and 4 bytes that every problem's operands are aligned to. A pack whose
+  // strides keep its first problem's alignment (Parameters::stride() rounds to 64 floats; a copy's
+  // activations are a multiple of 4 floats in every model's usual shapes) gets the algorithm of
+  // the trial alone.
+  std::uint64_t bits = reinterpret_cast<std::uintptr_t>(a) | reinterpret_cast<std::uintptr_t>(b) |
+                       reinterpret_cast<std::uintptr_t>(c) | 16;
+  for (const std::int64_t floats : {lda, ldb, ldc}) bits |= static_cast<std::uint64_t>(floats) * 4;
+  if (pack > 1) {
+    for (const std::int64_t floats : {stride_a, stride_b, stride_c}) bits |= static_cast<std::uint64_t>(floats) * 4;
+  }
+  const std::int64_t alignment = static_cast<std::int64_t>(bits & (~bits + 1));
+  const GemmShape shape{transpose_b == Transpose::yes, transpose_a == Transpose::yes, n, m, k, ldb, lda, ldc, alignment};
+  const GemmPlan& plan = gemm_plan(shape, pack, stride_b, stride_a, stride_c);
+  const GemmPlan& call = plan.batched ? plan : gemm_plan(shape, 1, 0, 0, 0);
+  for (std::int64_t p = 0; p < (plan.batched ? 1 : pack); ++p) {
+    float* out = c + p * stride_c;
+    SGDSWEEP_CUBLAS(cublasLtMatmul(cublas_, call.operation, &alpha, b + p * stride_b, call.a, a + p * stride_a, call.b,
+                                   &beta, out, call.c, out, call.c, &call.algorithm, cublas_workspace_,
+                                   kCublasWorkspaceBytes, stream_));
+  }
+}
+
+const CudaBackend::GemmPlan& CudaBackend::gemm_plan(const GemmShape& shape, std::int64_t pack, std::int64_t stride_a,
+                                                    std::int64_t stride_b, std::int64_t stride_c) {
+  if (pack == 1) stride_a = stride_b = stride_c = 0;
+  const std::array<std::int64_t, 13> key{shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], shape[6],
+                                         shape[7], shape[8], pack, stride_a, stride_b, stride_c};
+  if (auto found = gemm_plans_.find(key); found != gemm_plans_.end()) return found->second;
+  const auto [transpose_a, transpose_b, m, n, k, lda, ldb, ldc, alignment] = shape;
+  GemmPlan plan;
+  try {
+    SGDSWEEP_CUBLAS(cublasLtMatmulDescCreate(&plan.operation,
+                                             options_.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+                                             CUDA_R_32F));
+    const cublasOperation_t op_a = transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    SGDSWEEP_CUBLAS(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof op_a));
+    SGDSWEEP_CUBLAS(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof op_b));
+    // The stored (column-major) matrices: A is m×k (k×m transposed), B k×n (n×k), C m×n.
+    const auto layout = [&](cublasLtMatrixLayout_t* out, std::int64_t rows, std::int64_t columns, std::int64_t ld,
+                            std::int64_t stride) {
+      SGDSWEEP_CUBLAS(cublasLtMatrixLayoutCreate(out, CUDA_R_32F, static_cast<std::uint64_t>(rows),
+                                                 static_cast<std::uint64_t>(columns), ld));
+      if (pack == 1) return;
+      const auto count = static_cast<std::int32_t>(pack);
+      SGDSWEEP_CUBLAS(cublasLtMatrixLayoutSetAttribute(*out, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count));
+      SGDSWEEP_CUBLAS(cublasLtMatrixLayoutSetAttribute(*out, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                                       sizeof stride));
+    };
+    layout(&plan.a, transpose_a ? k : m, transpose_a ? m : k, lda, stride_a);
+    layout(&plan.b, transpose_b ? n : k, transpose_b ? k : n, ldb, stride_b);
+    layout(&plan.c, m, n, ldc, stride_c);
+    cublasLtMatmulHeuristicResult_t result{};
+    if (pack > 1) {  // the shape's algorithm, if it runs the pack in one call
+      plan.algorithm = gemm_plan(shape, 1, 0, 0, 0).algorithm;
+      plan.batched = cublasLtMatmulAlgoCheck(cublas_, plan.operation, plan.a, plan.b, plan.c, plan.c,
+                                             &plan.algorithm, &result) == CUBLAS_STATUS_SUCCESS &&
+                     result.workspaceSize <= kCublasWorkspaceBytes;
+      if (!plan.batched) destroy(plan);  // one call per problem, with the descriptors of one
+    } else {
+      cublasLtMatmulPreference_t preference = nullptr;
+      SGDSWEEP_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
+      const std::uint64_t workspace = kCublasWorkspaceBytes;
+      const std::uint32_t reduction = CUBLASLT_REDUCTION_SCHEME_NONE, bytes = static_cast<std::uint32_t>(alignment);
+      cublasStatus_t status = cublasLtMatmulPreferenceSetAttribute(
+          preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace);
+      if (status == CUBLAS_STATUS_SUCCESS) {
+        status = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
+                                                      &reduction, sizeof reduction);
+      }
+      for (const auto attribute : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                   CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+        if (status == CUBLAS_STATUS_SUCCESS) {
+          status = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &bytes, sizeof bytes);
+        }
+      }
+      int found = 0;
+      if (status == CUBLAS_STATUS_SUCCESS) {
+        status = cublasLtMatmulAlgoGetHeuristic(cublas_, plan.operation, plan.a, plan.b, plan.c, plan.c, preference,
+                                                1, &result, &found);
+      }
+      cublasLtMatmulPreferenceDestroy(preference);
+      SGDSWEEP_CUBLAS(status);
+      if (found < 1) {
+        fail("cuda backend: cuBLASLt has no algorithm without split-K for the GEMM ", m, "×", n, "×", k,
+             " (column-major, transposes ", transpose_a, ", ", transpose_b, ", alignment ", alignment, " bytes)");
+      }
+      plan.algorithm = result.algo;
+    }
+  } catch (...) {
+    destroy(plan);
+    throw;
+  }
+  return gemm_plans_.emplace(key, plan).first->second;
+}
+
+void CudaBackend::destroy(GemmPlan& plan) noexcept {
+  if (plan.operation) cublasLtMatmulDescDestroy(plan.operation);
+  for (cublasLtMatrixLayout_t layout : {plan.a, plan.b, plan.c}) {
+    if (layout) cublasLtMatrixLayoutDestroy(layout);
+  }
+  plan.operation = nullptr;
+  plan.a = plan.b = plan.c = nullptr;
 }
 
 void CudaBackend::axpby(float alpha, const float* x, float beta, float* y, std::int64_t count) {

@@ -62,6 +62,8 @@ const ConvolutionPlan& CudaBackend::convolution_plan(const Conv2dShape& s) {
   const auto key = std::make_tuple(s.batch, s.height, s.width, s.in_channels, s.out_channels, s.kernel,
                                    s.stride, s.padding);
   if (auto found = convolution_plans_.find(key); found != convolution_plans_.end()) return found->second;
+  // A shape's first run belongs in the unrecorded step: its heuristics query and cuDNN's first use.
+  refuse_while_capturing("a convolution shape not seen before");
 
   ConvolutionPlan plan;
   SGDSWEEP_CUDNN(cudnnCreateTensorDescriptor(&plan.x));

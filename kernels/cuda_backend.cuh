@@ -1,7 +1,7 @@
 // The CUDA backend's class, shared by its implementation files (one per op family, as in
 // src/ops/host/): one stream per backend (and a few side streams that packed convolutions fork onto and
 // join back, conv2d.cu); memory from a stream-ordered pool that keeps what it
-// frees (so a trial's buffers come back without cudaMalloc for the next trial); cuBLAS for GEMM,
+// frees (so a trial's buffers come back without cudaMalloc for the next trial); cuBLASLt for GEMM,
 // cuDNN for convolution, and our own kernels for the rest.
 //
 // Reductions never use atomics: each is a fixed tree whose shape depends on the problem's size
@@ -12,14 +12,16 @@
 // the tree and agree with the host to rounding.
 #pragma once
 
-#include <cublas_v2.h>
+#include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "cuda.hpp"
 #include "ops/backend.hpp"
@@ -289,6 +291,8 @@ class CudaBackend final : public Backend {
   // Throws Error naming `what` while the stream is being captured into a graph (a recorded step
   // may not allocate or copy to or from the host).
   void refuse_while_capturing(const char* what) const;
+  // Whether free_bytes was called (and refused) since the last call, during a capture.
+  bool take_freed_while_capturing() { return std::exchange(freed_while_capturing_, false); }
 
  private:
   struct Scratch {
@@ -313,18 +317,36 @@ class CudaBackend final : public Backend {
   void create_convolution_lanes();            // once, on the first packed convolution with pack > 1
   void destroy_convolution_lanes() noexcept;  // the destructor's, once the stream is idle
 
+  // backend.cu: a GEMM shape's cuBLASLt descriptors for a pack size and strides and its algorithm
+  // (chosen for the pack of one and shared by every pack of the shape); `batched`: the pack runs
+  // as one strided-batched call, else (a pack the algorithm cannot batch; no descriptors of its
+  // own) as one call per problem with the pack of one's.
+  struct GemmPlan {
+    cublasLtMatmulDesc_t operation = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;  // cuBLASLt's A, B, C (= D)
+    cublasLtMatmulAlgo_t algorithm{};
+    bool batched = false;
+  };
+  // (transpose a, transpose b, m, n, k, lda, ldb, ldc, alignment): the column-major problem.
+  using GemmShape = std::array<std::int64_t, 9>;
+  const GemmPlan& gemm_plan(const GemmShape& shape, std::int64_t pack, std::int64_t stride_a, std::int64_t stride_b,
+                            std::int64_t stride_c);
+  void destroy(GemmPlan& plan) noexcept;
+
   CudaOptions options_;
   cudaStream_t stream_ = nullptr;
   cudaMemPool_t pool_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
+  cublasLtHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   void* cublas_workspace_ = nullptr;
+  std::map<std::array<std::int64_t, 13>, GemmPlan> gemm_plans_;  // shape, pack and strides
   // Host → device copies go through pinned memory, so they are truly asynchronous; the event
   // says when the staging buffer's last copy has left it.
   void* staging_ = nullptr;
   std::size_t staging_bytes_ = 0;
   cudaEvent_t staging_free_ = nullptr;
   std::uint64_t memory_epoch_ = 0;
+  bool freed_while_capturing_ = false;
   std::size_t max_pitch_ = 0;  // the largest pitch cudaMemcpy2DAsync takes on this device
   Scratch partials_[3];
   Scratch convolution_workspace_;

@@ -45,6 +45,8 @@ void CudaBackend::add_scaled_packed(std::int64_t pack, const float* a, const flo
 void CudaBackend::dropout_forward(const float* x, float* y, float* mask, std::int64_t count,
                                   float probability, std::uint64_t seed, std::uint32_t stream,
                                   std::uint64_t first_position) {
+  // Its seed and stream are kernel arguments: a recorded graph would keep the recording's mask.
+  refuse_while_capturing("dropout with a seed and step from the host (the packed op reads them from memory)");
   const CounterRng rng(seed, RngPurpose::dropout);
   const float keep_scale = 1.0f / (1.0f - probability);
   for_each(count, [=] __device__(std::int64_t i) {

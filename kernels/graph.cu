@@ -16,7 +16,9 @@ class GraphRecording final : public Backend::Recording {
   void capture() {
     if (graph_) cudaGraphExecDestroy(graph_);
     graph_ = nullptr;
+    epoch_ = ~std::uint64_t{0};  // until this capture succeeds, a replay captures again
     cudaGraph_t graph = nullptr;
+    backend_.take_freed_while_capturing();
     SGDSWEEP_CUDA(cudaStreamBeginCapture(backend_.stream(), cudaStreamCaptureModeThreadLocal));
     try {
       body_();
@@ -26,6 +28,11 @@ class GraphRecording final : public Backend::Recording {
       throw;
     }
     SGDSWEEP_CUDA(cudaStreamEndCapture(backend_.stream(), &graph));
+    if (backend_.take_freed_while_capturing()) {
+      cudaGraphDestroy(graph);
+      fail("cuda backend: memory freed inside a recorded step (a replay would free it again; keep the step's "
+           "buffers alive across steps)");
+    }
     const cudaError_t instantiated = cudaGraphInstantiate(&graph_, graph, 0);
     cudaGraphDestroy(graph);
     SGDSWEEP_CUDA(instantiated);

@@ -13,12 +13,15 @@
 namespace sgdsweep::ops {
 namespace {
 
-// Keeps the callable; runs it with `inside` set (Backend::refuse_inside_recording).
+// Keeps the callable; runs it with `inside` set (Backend::refuse_inside_recording), and fails
+// after it where it freed memory (`freed`, Backend::refuse_free_inside_recording).
 class CallableRecording final : public Backend::Recording {
  public:
-  CallableRecording(std::function<void()> body, bool& inside) : body_(std::move(body)), inside_(inside) {}
+  CallableRecording(std::function<void()> body, bool& inside, bool& freed)
+      : body_(std::move(body)), inside_(inside), freed_(freed) {}
   void replay() override {
     inside_ = true;
+    freed_ = false;
     try {
       body_();
     } catch (...) {
@@ -26,17 +29,23 @@ class CallableRecording final : public Backend::Recording {
       throw;
     }
     inside_ = false;
+    if (freed_) {
+      freed_ = false;
+      fail("host backend: memory freed inside a recorded step (a replay would free it again; keep the step's "
+           "buffers alive across steps)");
+    }
   }
 
  private:
   std::function<void()> body_;
   bool& inside_;
+  bool& freed_;
 };
 
 }  // namespace
 
 std::unique_ptr<Backend::Recording> Backend::record(std::function<void()> body) {
-  auto recording = std::make_unique<CallableRecording>(std::move(body), inside_recording_);
+  auto recording = std::make_unique<CallableRecording>(std::move(body), inside_recording_, freed_inside_recording_);
   recording->replay();
   return recording;
 }

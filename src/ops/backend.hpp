@@ -317,7 +317,7 @@ class Backend {
   // Runs `body` once and keeps the ops it issued, to be issued again by replay() with the same
   // pointers and arguments (on a GPU backend one CUDA graph launch instead of hundreds of kernel
   // launches). The body must issue ops only: no copy to or from the host, nothing returned to the
-  // host, no allocation (run it once unrecorded first, so that scratch memory has its size).
+  // host, no allocation or freeing (run it once unrecorded first, so that scratch memory has its size).
   // Everything it reads that changes between replays must live in backend memory.
   class Recording {
    public:
@@ -334,9 +334,16 @@ class Backend {
   // default recording runs its body: the host backend keeps a GPU's rules, so host tests find
   // what a GPU would refuse.
   void refuse_inside_recording(const char* what) const;
+  // For free_bytes, which cannot throw: true (and nothing freed) while the default recording runs
+  // its body, which then fails (a replay would free the same memory again).
+  bool refuse_free_inside_recording() noexcept {
+    if (inside_recording_) freed_inside_recording_ = true;
+    return inside_recording_;
+  }
 
  private:
   bool inside_recording_ = false;  // record's default recording is running its body
+  bool freed_inside_recording_ = false;
 };
 
 // Backend memory of `count` values of T, owned: freed through its backend when destroyed.

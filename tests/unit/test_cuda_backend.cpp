@@ -21,6 +21,10 @@ using namespace sgdsweep;
 
 namespace {
 
+// `floats` rounded up to 64 floats, the alignment the models give each copy of a pack (cuDNN may
+// refuse, or choose other kernels for, operands aligned to less than 16 bytes).
+std::int64_t aligned(std::int64_t floats) { return (floats + 63) / 64 * 64; }
+
 // The same values in host-backend and CUDA-backend memory.
 template <class T>
 struct Twin {
@@ -123,6 +127,14 @@ TEST_F(CudaOps, GemmAllTransposesWithLeadingDimensionsAndBeta) {
       cuda_->gemm(transpose_a, transpose_b, m, n, k, 0.75f, a.d(), lda, b.d(), ldb, 0.5f, c.d(), ldc);
       expect_close(c, 1e-5, concat("gemm ta=", ta, " tb=", tb));
     }
+  }
+  // k = 0: C = β·C (zeros where β = 0), as BLAS gives.
+  auto a = normal(1, 1), b = normal(static_cast<std::size_t>(n), 2);
+  for (const float beta : {0.0f, 0.5f}) {
+    auto c = normal(static_cast<std::size_t>(m * (n + pad)), 3);
+    host_->gemm(ops::Transpose::no, ops::Transpose::no, m, n, 0, 1.0f, a.h(), 1, b.h(), n, beta, c.h(), n + pad);
+    cuda_->gemm(ops::Transpose::no, ops::Transpose::no, m, n, 0, 1.0f, a.d(), 1, b.d(), n, beta, c.d(), n + pad);
+    expect_same_bits(c, concat("gemm k=0 beta=", beta));
   }
 }
 
@@ -713,7 +725,8 @@ TEST_F(CudaOps, WideResNetPackedOpsMatchTheHostAndDoNotDependOnThePack) {
     const std::int64_t x_count = s.batch * s.height * s.width * s.in_channels;
     const std::int64_t y_count = s.batch * s.out_height() * s.out_width() * s.out_channels;
     const std::int64_t w_count = s.weight_count();
-    const std::int64_t sx = x_count + pad, sy = y_count + 5, sw = w_count + 3;
+    // Padded, and aligned as Parameters::stride() and the activations align a copy (64 floats).
+    const std::int64_t sx = aligned(x_count + pad), sy = aligned(y_count + 5), sw = aligned(w_count + 3);
     auto x = normal(n(sx * pack), 80), w = normal(n(sw * pack), 81, 0.2f), dy = normal(n(sy * pack), 82);
     const std::string name = concat("conv ", s.kernel, "×", s.kernel, "/", s.stride, " pad ", s.padding);
 
@@ -876,7 +889,7 @@ TEST_F(CudaOps, RecordedPackedConvolutionsGiveTheirBitsOpByOp) {
   const ops::Conv2dShape s{4, 12, 12, 16, 32, 3, 1, 1};
   const std::int64_t x_count = s.batch * s.height * s.width * s.in_channels;
   const std::int64_t y_count = s.batch * s.out_height() * s.out_width() * s.out_channels;
-  const std::int64_t sx = x_count + pad, sy = y_count + pad, sw = s.weight_count() + pad;
+  const std::int64_t sx = aligned(x_count + pad), sy = aligned(y_count + pad), sw = aligned(s.weight_count() + pad);
   auto x = normal(n(sx * pack), 92), w = normal(n(sw * pack), 93, 0.2f), dy = normal(n(sy * pack), 94);
   struct Outputs {
     ops::Buffer<float> input, y, dx, dw;

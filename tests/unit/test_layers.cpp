@@ -9,6 +9,7 @@
 #include "nn/models/autoencoder.hpp"
 #include "ops/registry.hpp"
 #include "backend_support.hpp"
+#include "util/error.hpp"
 #include "util/rng.hpp"
 
 namespace {
@@ -307,6 +308,29 @@ TEST_P(BackendTest, SgdAndMomentumUpdatesFollowPyTorchsForm) {
   }
   EXPECT_FLOAT_EQ(to_host(v)[0], 1.9f);
   EXPECT_FLOAT_EQ(to_host(w2)[0], -0.1f - 0.19f);
+}
+
+// A recorded step is replayed with the pointers and arguments it was recorded with: what a replay
+// cannot repeat is refused, on the host as on a GPU (which would bake it into its graph), and a
+// step of ops alone replays.
+TEST_P(BackendTest, RecordedStepsRefuseWhatAReplayCannotRepeat) {
+  ops::Buffer<float> x = to_backend(backend(), std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f});
+  ops::Buffer<float> y(backend(), 4), mask(backend(), 4);
+  EXPECT_THROW(backend().record([&] { ops::Buffer<float> scratch(backend(), 4); }), Error) << "allocation";
+  EXPECT_THROW(backend().record([&] { backend().copy_to_device(y.data(), std::vector<float>(4).data(), 16); }), Error)
+      << "copy from the host";
+  EXPECT_THROW(backend().record([&] { backend().dropout_forward(x.data(), y.data(), mask.data(), 4, 0.5f, 7, 3, 0); }),
+               Error)
+      << "dropout with a seed and step from the host";
+  auto doomed = std::make_unique<ops::Buffer<float>>(backend(), 4);
+  EXPECT_THROW(backend().record([&] { doomed.reset(); }), Error) << "a free (replayed, a double free)";
+
+  // Ops alone: recorded once (and run), replayed twice: y = 2·x + y three times from y = 0.
+  backend().fill(y.data(), 4, 0.0f);
+  const auto recording = backend().record([&] { backend().axpby(2.0f, x.data(), 1.0f, y.data(), 4); });
+  recording->replay();
+  recording->replay();
+  EXPECT_EQ(to_host(y), (std::vector<float>{6.0f, 12.0f, 18.0f, 24.0f}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTest, ::testing::ValuesIn(sgdsweep::ops::available_devices()),

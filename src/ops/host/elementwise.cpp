@@ -40,9 +40,10 @@ void HostBackend::add_scaled(const float* a, const float* b, const float* scale,
                        [=](std::int64_t i) { y[i] = a[i] + s * b[i]; });
 }
 
-void HostBackend::dropout_forward(const float* x, float* y, float* mask, std::int64_t count,
-                                  float probability, std::uint64_t seed, std::uint32_t stream,
-                                  std::uint64_t first_position) {
+namespace {
+
+void dropout_one(const float* x, float* y, float* mask, std::int64_t count, float probability, std::uint64_t seed,
+                 std::uint32_t stream, std::uint64_t first_position) {
   const CounterRng rng(seed, RngPurpose::dropout);
   const float keep_scale = 1.0f / (1.0f - probability);
   Kokkos::parallel_for("sgdsweep::dropout_forward", Range(0, count), [=](std::int64_t i) {
@@ -51,12 +52,22 @@ void HostBackend::dropout_forward(const float* x, float* y, float* mask, std::in
   });
 }
 
+}  // namespace
+
+void HostBackend::dropout_forward(const float* x, float* y, float* mask, std::int64_t count,
+                                  float probability, std::uint64_t seed, std::uint32_t stream,
+                                  std::uint64_t first_position) {
+  // Its seed and stream are arguments: a GPU's recorded step would keep the recording's mask.
+  refuse_inside_recording("dropout with a seed and step from the host (the packed op reads them from memory)");
+  dropout_one(x, y, mask, count, probability, seed, stream, first_position);
+}
+
 void HostBackend::dropout_forward_packed(std::int64_t pack, const float* x, float* y, float* mask, std::int64_t stride,
                                          std::int64_t count, float probability, const std::uint64_t* seeds,
                                          const std::uint32_t* streams, std::uint64_t first_position) {
   for (std::int64_t p = 0; p < pack; ++p) {
-    dropout_forward(x + p * stride, y + p * stride, mask + p * stride, count, probability, seeds[p], streams[p],
-                    first_position);
+    dropout_one(x + p * stride, y + p * stride, mask + p * stride, count, probability, seeds[p], streams[p],
+                first_position);
   }
 }
 

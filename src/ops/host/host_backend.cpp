@@ -40,7 +40,10 @@ void* HostBackend::allocate_bytes(std::size_t bytes) {
   return pointer;
 }
 
-void HostBackend::free_bytes(void* pointer) noexcept { Kokkos::kokkos_free<Kokkos::HostSpace>(pointer); }
+void HostBackend::free_bytes(void* pointer) noexcept {
+  if (refuse_free_inside_recording()) return;  // the recording fails after its body
+  Kokkos::kokkos_free<Kokkos::HostSpace>(pointer);
+}
 
 void HostBackend::copy_to_device(void* destination, const void* source, std::size_t bytes) {
   refuse_inside_recording("a copy from the host");
