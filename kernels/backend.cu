@@ -290,6 +290,8 @@ const CudaBackend::GemmPlan& CudaBackend::gemm_plan(const GemmShape& shape, std:
   const std::array<std::int64_t, 13> key{shape[0], shape[1], shape[2], shape[3], shape[4], shape[5], shape[6],
                                          shape[7], shape[8], pack, stride_a, stride_b, stride_c};
   if (auto found = gemm_plans_.find(key); found != gemm_plans_.end()) return found->second;
+  // A shape's first run belongs in the unrecorded step: its heuristics query and first launch.
+  refuse_while_capturing("a GEMM shape not seen before");
   const auto [transpose_a, transpose_b, m, n, k, lda, ldb, ldc, alignment] = shape;
   GemmPlan plan;
   try {

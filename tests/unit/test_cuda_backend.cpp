@@ -476,6 +476,25 @@ TEST_F(CudaOps, PackedOpsMatchTheHostAndDoNotDependOnThePack) {
       EXPECT_TRUE(bitwise_equal(c.cuda, alone.cuda)) << what << ": a pack of 1 differs from the pack of " << pack;
     }
   }
+  // A weight gradient's shape as the models give it (dW = dYᵀ·X over a long k, 16-byte aligned,
+  // strides rounded to 64 floats), β = 0 over NaN (C is not read), and a long k, where a library
+  // left to itself would split k for one problem but not for five.
+  {
+    const std::int64_t side = 64, depth = 65536, sa = aligned(depth * side), sb = sa, sc = aligned(side * side);
+    auto a = normal(static_cast<std::size_t>(sa * pack), 49, 0.1f), b = normal(static_cast<std::size_t>(sb * pack), 50);
+    auto c = twin(std::vector<float>(static_cast<std::size_t>(sc * pack), std::numeric_limits<float>::quiet_NaN()));
+    auto alone = twin(read(c.cuda));
+    for (std::int64_t p = 0; p < pack; ++p) {
+      host_->gemm(ops::Transpose::yes, ops::Transpose::no, side, side, depth, 1.0f, a.h() + p * sa, side,
+                  b.h() + p * sb, side, 0.0f, c.h() + p * sc, side);
+      cuda_->gemm_packed(1, ops::Transpose::yes, ops::Transpose::no, side, side, depth, 1.0f, a.d() + p * sa, side, sa,
+                         b.d() + p * sb, side, sb, 0.0f, alone.d() + p * sc, side, sc);
+    }
+    cuda_->gemm_packed(pack, ops::Transpose::yes, ops::Transpose::no, side, side, depth, 1.0f, a.d(), side, sa, b.d(),
+                       side, sb, 0.0f, c.d(), side, sc);
+    expect_close(c, 1e-4, "gemm_packed, long k, beta 0 over NaN");
+    EXPECT_TRUE(bitwise_equal(c.cuda, alone.cuda)) << "long k: a pack of 1 differs from the pack of " << pack;
+  }
 
   const std::int64_t rows = 40, columns = 77, sy = rows * columns + pad, sbias = columns + 3, sout = columns + 5;
   auto y = normal(static_cast<std::size_t>(sy * pack), 43), bias = normal(static_cast<std::size_t>(sbias * pack), 44);
