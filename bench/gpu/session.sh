@@ -24,13 +24,13 @@
 #  4. (gpu) throughput, sgdsweep beside PyTorch eager on the same GPU, FP32 both: the autoencoder
 #     at B = 16, 128, 1024 and WRN-16-4 at B = 128;
 #  5. (packs) packed trial-steps/s (pack_autoencoder, pack_lstm, pack_wrn16_4): the autoencoder at
-#     B = 16, 64, 128, the LSTM at B = 64 and WRN-16-4 at B = 128 in packs of PACKS (1,8,64; a pack
-#     the GPU cannot hold is skipped, named),
+#     B = 16, 64, 128 in packs of PACKS_AUTOENCODER (1,8,64,256), the LSTM at B = 64 and WRN-16-4 at
+#     B = 128 in packs of PACKS (1,8,64) (a pack the GPU cannot hold is skipped, named),
 #     and PyTorch eager one trial per GPU at the same B (pytorch_autoencoder.py, pytorch_lstm.py);
 #  6. (packs) the reduced study of 528 trials (pack-study.toml) in packs of 64, its wall time and
 #     GPU-hours beside the planner's prediction, under what time is left.
 # Environment: SESSION_SECONDS [330]; MIN_TIME [1] seconds per benchmark repetition (3 of them);
-# PACKS [1,8,64]; ONLY / SKIP: regular expressions of step names to run / leave out (a rerun of
+# PACKS [1,8,64], PACKS_AUTOENCODER [PACKS, else 1,8,64,256]; ONLY / SKIP: regular expressions of step names to run / leave out (a rerun of
 # what did not finish: ONLY='pack_study'); PYTHON [python3]; CUDA_LIBS (cuBLAS and cuDNN; default:
 # /usr/local/cuda/lib64, then this machine's PyTorch wheels' nvidia/*/lib); DEVICE [cuda]:
 # host rehearses the whole session on a machine without a GPU (the host backend, PyTorch on the
@@ -143,9 +143,12 @@ fi
 if [[ $part != gpu ]]; then
   # One process per model, so that a model that runs out of time costs only its own figures (the
   # JSON is written at the end).
+  # The autoencoder also in packs of 256: a copy takes about 35 MB, and 64 of them may not fill the GPU.
   for model in autoencoder lstm wrn16_4; do
+    packs=${PACKS:-1,8,64}
+    [[ $model == autoencoder ]] && packs=${PACKS_AUTOENCODER:-${PACKS:-1,8,64,256}}
     step "pack_$model" 90 "${launch[@]}" "$bin/sgdsweep-bench-autoencoder" --device "$device" \
-      --data "$data/fashion-mnist" --ptb "$data/ptb" --cifar "$data/cifar10" --packs "${PACKS:-1,8,64}" \
+      --data "$data/fashion-mnist" --ptb "$data/ptb" --cifar "$data/cifar10" --packs "$packs" \
       --benchmark_filter="${model}_pack_step" --benchmark_min_time="$min_time" --benchmark_repetitions=3 \
       --benchmark_out="$work/packed_$model.json" --benchmark_out_format=json
   done
