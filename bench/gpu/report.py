@@ -128,8 +128,9 @@ def main(folder):
                        ("repeat_autoencoder", "Autoencoder curve, GPU run twice")):
         log = os.path.join(folder, name + ".log")
         if os.path.exists(log):
-            tail = [line for line in open(log).read().splitlines() if line.strip()][-2:]
-            lines += [f"{what}: " + "; ".join(tail) + f" ({name}.log).", ""]
+            text = [line for line in open(log).read().splitlines() if line.strip()]
+            drift = [line for line in text if line.startswith("baseline")]  # the host's own drift, for scale
+            lines += [f"{what}: " + "; ".join(text[-2:] + drift) + f" ({name}.log).", ""]
     if ours or theirs:
         lines += ["| case | sgdsweep examples/s | PyTorch examples/s | ratio | sgdsweep % of FP32 peak | PyTorch % of FP32 peak |",
                   "|---|---|---|---|---|---|"]

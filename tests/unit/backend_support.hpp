@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -46,4 +47,20 @@ inline std::string unusable_device(const std::string& device) {
   }
 }
 
+// Whether SGDSWEEP_REQUIRE_DEVICE names `device` (bench/gpu/session.sh sets it on the GPU machine):
+// there a device that does not start fails its tests rather than skipping them, so a GPU whose
+// backend cannot start does not pass as "skipped".
+inline bool device_required(const std::string& device) {
+  const char* required = std::getenv("SGDSWEEP_REQUIRE_DEVICE");
+  return required && device == required;
+}
+
 }  // namespace sgdsweep::testing
+
+// In a test or SetUp: skips it, with the reason, where `device` cannot run here (fails it where
+// the device is required).
+#define SGDSWEEP_SKIP_UNLESS_USABLE(device)                                                          \
+  if (const std::string why_unusable = ::sgdsweep::testing::unusable_device(device); !why_unusable.empty()) { \
+    if (::sgdsweep::testing::device_required(device)) FAIL() << why_unusable;                        \
+    GTEST_SKIP() << why_unusable;                                                                    \
+  }

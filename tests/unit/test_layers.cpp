@@ -31,7 +31,7 @@ void expect_gradient_close(double analytic, double numeric, double absolute, con
 class BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
     backend_ = ops::make_backend(GetParam());
   }
   ops::Backend& backend() { return *backend_; }

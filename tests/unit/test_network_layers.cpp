@@ -67,7 +67,7 @@ void check_gradient(std::vector<float>& values, const std::vector<float>& analyt
 class NetworkLayers : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
     backend_ = ops::make_backend(GetParam());
   }
   ops::Backend& backend() { return *backend_; }
@@ -448,7 +448,10 @@ TEST_P(NetworkLayers, WideResNetGradientsMatchFiniteDifferences) {
       model.parameters().upload_values(theta);
     }
     SCOPED_TRACE(batch_norm ? "ghost batch norm" : "skipinit");
-    check_model(model, batch, 2e-3, 3e-4f);
+    // Absolute 5e-3: float central differences at this step leave about 2e-3 of rounding noise
+    // (measured on the host; cuDNN and cuBLAS round otherwise), and the relative 1e-2 still
+    // catches a wrong gradient.
+    check_model(model, batch, 5e-3, 3e-4f);
   }
 }
 
@@ -478,7 +481,7 @@ TEST_P(NetworkLayers, ResNetGradientsMatchFiniteDifferences) {
   batch.size = n;
   // Measured: group0.block0.conv3's coordinate 40 has a kink within 3e-4 (quotient −0.4241 for an
   // analytic −0.4331; −0.4328 at a step of 1e-4).
-  check_model_between_kinks(model, batch, 2e-3, 3e-4f, 6);
+  check_model_between_kinks(model, batch, 5e-3, 3e-4f, 6);  // absolute 5e-3: as for the Wide-ResNet
 }
 
 // ResNet-50 as torchvision counts it (25,557,032 trained values for 1000 classes), the count the

@@ -370,7 +370,7 @@ std::int64_t our_index(const std::vector<double>* shape, std::int64_t index) {
 class ReferenceModels : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
   }
 };
 

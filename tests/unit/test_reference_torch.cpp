@@ -26,7 +26,7 @@ std::vector<float> narrow(const std::vector<double>& values) { return {values.be
 class ReferenceTorch : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
   }
 };
 

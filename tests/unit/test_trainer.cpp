@@ -165,12 +165,8 @@ TEST_F(TrainerTest, MicrobatchesSumToTheSameTrainingUpToRounding) {
 // run op by op instead of as a replayed CUDA graph. Skipped with the
 // reason where the build has no CUDA backend or the machine no GPU.
 TEST_F(TrainerTest, CudaTrialFollowsTheHostCurveAndRepeatsBitForBit) {
-  std::unique_ptr<ops::Backend> cuda;
-  try {
-    cuda = ops::make_backend("cuda");
-  } catch (const Error& e) {
-    GTEST_SKIP() << "no CUDA backend to test: " << e.what();
-  }
+  SGDSWEEP_SKIP_UNLESS_USABLE("cuda");
+  std::unique_ptr<ops::Backend> cuda = ops::make_backend("cuda");
   const spec::Spec spec = make_spec(-4, "momentum", 4);  // microbatches: the accumulator on the GPU too
   const spec::TrialOutcome host = run(spec);
   std::swap(backend_, cuda);
@@ -259,15 +255,11 @@ void TrainerTest::expect_packs_give_the_bits_alone(const std::vector<std::int64_
 
 TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) { expect_packs_give_the_bits_alone({1, 3, 4}); }
 
-// The same on the GPU, where the packed ops are batched launches (cuBLAS strided-batched GEMM, one
-// kernel over all copies) whose per-copy results must not depend on the pack.
+// The same on the GPU, where the packed ops are batched launches (a strided-batched cuBLASLt GEMM,
+// one kernel over all copies) whose per-copy results must not depend on the pack.
 TEST_F(TrainerTest, CudaPackedTrialsGiveTheBitsOfEachTrialAlone) {
-  std::unique_ptr<ops::Backend> cuda;
-  try {
-    cuda = ops::make_backend("cuda");
-  } catch (const Error& e) {
-    GTEST_SKIP() << "no CUDA backend to test: " << e.what();
-  }
+  SGDSWEEP_SKIP_UNLESS_USABLE("cuda");
+  std::unique_ptr<ops::Backend> cuda = ops::make_backend("cuda");
   std::swap(backend_, cuda);
   expect_packs_give_the_bits_alone({1, 5, 12});
   std::swap(backend_, cuda);
@@ -332,7 +324,7 @@ std::vector<spec::TrialOutcome> expect_pack_bits_alone(ops::Backend& backend, co
 class ModelPacks : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (const std::string why = sgdsweep::testing::unusable_device(GetParam()); !why.empty()) GTEST_SKIP() << why;
+    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
     backend_ = ops::make_backend(GetParam());
   }
   std::unique_ptr<ops::Backend> backend_;
