@@ -15,7 +15,7 @@
 # the session's (a step that would start with under 10 s left is "not run"):
 #  1. device: nvidia-smi, torch and cuDNN versions;
 #  2. (gpu) the PyTorch ground-truth fixtures (tests/reference/*.py, float64 on the CPU) and the
-#     unit tests that need a GPU: CudaOps.* (every op against the host backend, run-to-run bit
+#     unit tests that need a GPU: DeviceOps.*/cuda (every op against the host backend, run-to-run bit
 #     identity, packed ops independent of the pack), every backend suite's cuda instance (*/cuda)
 #     and TrainerTest.Cuda* (a trial on the GPU against the host curve; packs against trials alone);
 #  3. (gpu) one autoencoder trial (312 steps) and one WRN-16-4 trial (320 steps) on the GPU, their
@@ -115,7 +115,7 @@ if [[ $part != packs ]]; then
   # SGDSWEEP_REQUIRE_DEVICE: a CUDA backend that does not start fails the GPU tests, not skips them.
   step unit_tests 150 env SGDSWEEP_TORCH_FIXTURE="$work/autoencoder_torch.bin" SGDSWEEP_MODELS_FIXTURE="$work/models_torch.bin" \
     SGDSWEEP_REQUIRE_DEVICE="$([[ $device == cuda ]] && echo cuda)" \
-    "${launch[@]}" "$bin/sgdsweep_unit_tests" --gtest_filter='CudaOps.*:*/cuda:TrainerTest.Cuda*' \
+    "${launch[@]}" "$bin/sgdsweep_unit_tests" --gtest_filter='*/cuda:TrainerTest.Cuda*' \
     --gtest_output="json:$work/unit_tests.json"
   rm -f "$work"/*_torch.bin  # large, and made again by the scripts
 
