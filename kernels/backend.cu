@@ -1,6 +1,7 @@
 // CUDA backend: construction, memory, error checks, GEMM (cuBLASLt), the BLAS-like and row ops, the
 // fixed-tree reductions, and the optimizer update.
 #include <cstring>
+#include <memory>
 #include <limits>
 
 #include "cuda_backend.cuh"
@@ -323,29 +324,23 @@ const CudaBackend::GemmPlan& CudaBackend::gemm_plan(const GemmShape& shape, std:
                      result.workspaceSize <= kCublasWorkspaceBytes;
       if (!plan.batched) destroy(plan);  // one call per problem, with the descriptors of one
     } else {
-      cublasLtMatmulPreference_t preference = nullptr;
-      SGDSWEEP_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
-      const std::uint64_t workspace = kCublasWorkspaceBytes;
-      const std::uint32_t reduction = CUBLASLT_REDUCTION_SCHEME_NONE, bytes = static_cast<std::uint32_t>(alignment);
-      cublasStatus_t status = cublasLtMatmulPreferenceSetAttribute(
-          preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace);
-      if (status == CUBLAS_STATUS_SUCCESS) {
-        status = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
-                                                      &reduction, sizeof reduction);
-      }
+      cublasLtMatmulPreference_t created = nullptr;
+      SGDSWEEP_CUBLAS(cublasLtMatmulPreferenceCreate(&created));
+      const std::unique_ptr<cublasLtMatmulPreferenceOpaque_t, decltype(&cublasLtMatmulPreferenceDestroy)> preference(
+          created, &cublasLtMatmulPreferenceDestroy);
+      const auto prefer = [&](cublasLtMatmulPreferenceAttributes_t attribute, const auto& value) {
+        SGDSWEEP_CUBLAS(cublasLtMatmulPreferenceSetAttribute(preference.get(), attribute, &value, sizeof value));
+      };
+      prefer(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, std::uint64_t{kCublasWorkspaceBytes});
+      prefer(CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, std::uint32_t{CUBLASLT_REDUCTION_SCHEME_NONE});
       for (const auto attribute : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
                                    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
-        if (status == CUBLAS_STATUS_SUCCESS) {
-          status = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &bytes, sizeof bytes);
-        }
+        prefer(attribute, static_cast<std::uint32_t>(alignment));
       }
-      int found = 0;
-      if (status == CUBLAS_STATUS_SUCCESS) {
-        status = cublasLtMatmulAlgoGetHeuristic(cublas_, plan.operation, plan.a, plan.b, plan.c, plan.c, preference,
-                                                1, &result, &found);
-      }
-      cublasLtMatmulPreferenceDestroy(preference);
-      SGDSWEEP_CUBLAS(status);
+      int found = 0;  // none: NOT_SUPPORTED, or no result
+      const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(cublas_, plan.operation, plan.a, plan.b, plan.c,
+                                                                   plan.c, preference.get(), 1, &result, &found);
+      if (status != CUBLAS_STATUS_NOT_SUPPORTED) SGDSWEEP_CUBLAS(status);
       if (found < 1) {
         fail("cuda backend: cuBLASLt has no algorithm without split-K for the GEMM ", m, "×", n, "×", k,
              " (column-major, transposes ", transpose_a, ", ", transpose_b, ", alignment ", alignment, " bytes)");
