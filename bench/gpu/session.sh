@@ -31,8 +31,9 @@
 #  6. (packs) the reduced study of 528 trials (pack-study.toml) in packs of 64, its wall time and
 #     GPU-hours beside the planner's prediction, under what time is left.
 # Environment: SESSION_SECONDS [330]; MIN_TIME [1] seconds per benchmark repetition (3 of them);
-# PACKS [1,8,64], PACKS_AUTOENCODER [PACKS, else 1,8,64,256]; ONLY / SKIP: regular expressions of step names to run / leave out (a rerun of
-# what did not finish: ONLY='pack_study'); PYTHON [python3]; CUDA_LIBS (cuBLAS and cuDNN; default:
+# PACKS [1,8,64], PACKS_AUTOENCODER [PACKS, else 1,8,64,256]; ONLY / SKIP: regular expressions of
+# step names to run / leave out (a rerun of what did not finish: ONLY='pack_study'); PYTHON
+# [python3]; CUDA_LIBS (cuBLAS and cuDNN; default:
 # /usr/local/cuda/lib64, then this machine's PyTorch wheels' nvidia/*/lib); DEVICE [cuda]:
 # host rehearses the whole session on a machine without a GPU (the host backend, PyTorch on the
 # CPU; the CUDA tests skip), to find a fault in the script before it costs device time.
@@ -101,6 +102,11 @@ step() {  # step NAME LIMIT COMMAND...: runs under min(LIMIT, time left), logs t
   save
 }
 
+pytorch_wrn() {  # PyTorch eager WRN-16-4 at B = 128: beside ours (gpu) and the packs' baseline (packs)
+  step pytorch_wrn 60 "$python" bench/gpu/pytorch_wrn.py --device "$torch_device" --cifar "$data/cifar10" \
+    --deterministic --min-time "$min_time" --out "$work/pytorch_wrn.json"
+}
+
 { date -u +%FT%TZ; echo "session.sh $part, DEVICE=$device, $(git describe --always --dirty 2>/dev/null)"
   nvidia-smi || true
   "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")'
@@ -139,8 +145,7 @@ if [[ $part != packs ]]; then
     --benchmark_out_format=json
   step pytorch_autoencoder 60 "$python" bench/pytorch_autoencoder.py --device "$torch_device" \
     --data "$data/fashion-mnist" --min-time "$min_time" --out "$work/pytorch_autoencoder.json"
-  step pytorch_wrn 60 "$python" bench/gpu/pytorch_wrn.py --device "$torch_device" --cifar "$data/cifar10" \
-    --deterministic --min-time "$min_time" --out "$work/pytorch_wrn.json"
+  pytorch_wrn
 fi
 
 if [[ $part != gpu ]]; then
@@ -160,8 +165,7 @@ if [[ $part != gpu ]]; then
     --out "$work/pytorch_autoencoder_packs.json"
   step pytorch_lstm 45 "$python" bench/gpu/pytorch_lstm.py --device "$torch_device" --ptb "$data/ptb" \
     --min-time "$min_time" --out "$work/pytorch_lstm.json"
-  [[ -e $work/pytorch_wrn.json ]] || step pytorch_wrn 60 "$python" bench/gpu/pytorch_wrn.py --device "$torch_device" \
-    --cifar "$data/cifar10" --deterministic --min-time "$min_time" --out "$work/pytorch_wrn.json"
+  [[ -e $work/pytorch_wrn.json ]] || pytorch_wrn  # the packs' baseline too
   step pack_study 600 "${launch[@]}" "$bin/sgdsweep-pack-study" bench/gpu/pack-study.toml --device "$device" \
     --data "$data/fashion-mnist" --out "$work/pack-study.json"
 fi

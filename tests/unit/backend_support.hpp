@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,14 +37,15 @@ std::vector<T> to_host(const ops::Buffer<T>& buffer) {
   return host;
 }
 
-// Why `device` cannot run on this machine (a build with the CUDA backend where no GPU is usable),
-// or empty when it can: the suites instantiated for every built backend skip with this reason.
-inline std::string unusable_device(const std::string& device) {
+// `device`'s backend, or null where it cannot run on this machine (a build with the CUDA backend
+// where no GPU is usable) with the reason in *why: the suites instantiated for every built backend
+// skip with it.
+inline std::unique_ptr<ops::Backend> usable_backend(const std::string& device, std::string* why) {
   try {
-    ops::make_backend(device);
-    return {};
+    return ops::make_backend(device);
   } catch (const Error& e) {
-    return e.what();
+    *why = e.what();
+    return nullptr;
   }
 }
 
@@ -57,10 +59,10 @@ inline bool device_required(const std::string& device) {
 
 }  // namespace sgdsweep::testing
 
-// In a test or SetUp: skips it, with the reason, where `device` cannot run here (fails it where
-// the device is required).
-#define SGDSWEEP_SKIP_UNLESS_USABLE(device)                                                          \
-  if (const std::string why_unusable = ::sgdsweep::testing::unusable_device(device); !why_unusable.empty()) { \
-    if (::sgdsweep::testing::device_required(device)) FAIL() << why_unusable;                        \
-    GTEST_SKIP() << why_unusable;                                                                    \
+// In a test or SetUp: `target` = `device`'s backend, or the test skipped with the reason where the
+// device cannot run here (failed where the device is required).
+#define SGDSWEEP_BACKEND_OR_SKIP(target, device)                                                   \
+  if (std::string why_unusable; !((target) = ::sgdsweep::testing::usable_backend(device, &why_unusable))) { \
+    if (::sgdsweep::testing::device_required(device)) FAIL() << why_unusable;                      \
+    GTEST_SKIP() << why_unusable;                                                                  \
   }

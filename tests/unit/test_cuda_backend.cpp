@@ -41,8 +41,7 @@ class DeviceOps : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     host_ = ops::make_backend("host");
-    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
-    device_ = ops::make_backend(GetParam());
+    SGDSWEEP_BACKEND_OR_SKIP(device_, GetParam());
   }
 
   template <class T>

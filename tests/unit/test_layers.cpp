@@ -31,8 +31,7 @@ void expect_gradient_close(double analytic, double numeric, double absolute, con
 class BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
-    backend_ = ops::make_backend(GetParam());
+    SGDSWEEP_BACKEND_OR_SKIP(backend_, GetParam());
   }
   ops::Backend& backend() { return *backend_; }
   std::unique_ptr<ops::Backend> backend_;

@@ -67,8 +67,7 @@ void check_gradient(std::vector<float>& values, const std::vector<float>& analyt
 class NetworkLayers : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
-    backend_ = ops::make_backend(GetParam());
+    SGDSWEEP_BACKEND_OR_SKIP(backend_, GetParam());
   }
   ops::Backend& backend() { return *backend_; }
   std::unique_ptr<ops::Backend> backend_;

@@ -370,7 +370,8 @@ std::int64_t our_index(const std::vector<double>* shape, std::int64_t index) {
 class ReferenceModels : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
+    std::unique_ptr<ops::Backend> probe;  // the tests make their own
+    SGDSWEEP_BACKEND_OR_SKIP(probe, GetParam());
   }
 };
 

@@ -26,7 +26,8 @@ std::vector<float> narrow(const std::vector<double>& values) { return {values.be
 class ReferenceTorch : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
+    std::unique_ptr<ops::Backend> probe;  // the tests make their own
+    SGDSWEEP_BACKEND_OR_SKIP(probe, GetParam());
   }
 };
 

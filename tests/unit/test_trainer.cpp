@@ -165,8 +165,8 @@ TEST_F(TrainerTest, MicrobatchesSumToTheSameTrainingUpToRounding) {
 // run op by op instead of as a replayed CUDA graph. Skipped with the
 // reason where the build has no CUDA backend or the machine no GPU.
 TEST_F(TrainerTest, CudaTrialFollowsTheHostCurveAndRepeatsBitForBit) {
-  SGDSWEEP_SKIP_UNLESS_USABLE("cuda");
-  std::unique_ptr<ops::Backend> cuda = ops::make_backend("cuda");
+  std::unique_ptr<ops::Backend> cuda;
+  SGDSWEEP_BACKEND_OR_SKIP(cuda, "cuda");
   const spec::Spec spec = make_spec(-4, "momentum", 4);  // microbatches: the accumulator on the GPU too
   const spec::TrialOutcome host = run(spec);
   std::swap(backend_, cuda);
@@ -258,8 +258,8 @@ TEST_F(TrainerTest, PackedTrialsGiveTheBitsOfEachTrialAlone) { expect_packs_give
 // The same on the GPU, where the packed ops are batched launches (a strided-batched cuBLASLt GEMM,
 // one kernel over all copies) whose per-copy results must not depend on the pack.
 TEST_F(TrainerTest, CudaPackedTrialsGiveTheBitsOfEachTrialAlone) {
-  SGDSWEEP_SKIP_UNLESS_USABLE("cuda");
-  std::unique_ptr<ops::Backend> cuda = ops::make_backend("cuda");
+  std::unique_ptr<ops::Backend> cuda;
+  SGDSWEEP_BACKEND_OR_SKIP(cuda, "cuda");
   std::swap(backend_, cuda);
   expect_packs_give_the_bits_alone({1, 5, 12});
   std::swap(backend_, cuda);
@@ -324,8 +324,7 @@ std::vector<spec::TrialOutcome> expect_pack_bits_alone(ops::Backend& backend, co
 class ModelPacks : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    SGDSWEEP_SKIP_UNLESS_USABLE(GetParam());
-    backend_ = ops::make_backend(GetParam());
+    SGDSWEEP_BACKEND_OR_SKIP(backend_, GetParam());
   }
   std::unique_ptr<ops::Backend> backend_;
 };
